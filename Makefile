@@ -1,0 +1,34 @@
+# The two commands of the README: `make demo` and `make test`. Both build the project-local
+# virtualenv .venv first (Python >= 3.10; python3.11 preferred), installing the pinned, locked set.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test lock clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[test]"
+	touch $(STAMP)
+
+demo: venv
+	$(BIN)/python scripts/demo.py
+
+test: venv
+	$(BIN)/python -m pytest
+
+# Re-resolve the lock from pyproject.toml in a scratch venv (run by hand when a pin changes).
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/python -m pip install --quiet --upgrade "pip>=24"
+	.lockenv/bin/python -m pip install --quiet ".[test]"
+	( echo '# Locked by `make lock` from a fresh venv of pyproject.toml[test]; `make venv` installs with these as constraints.'; \
+	  .lockenv/bin/python -m pip freeze --exclude annotate ) > requirements.lock
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV)
