@@ -126,6 +126,135 @@ def validate(
 
 # ---------------------------------------------------------------- 3. Gold data
 # (agree, adjudicate, project-labels, lint, export, verify, import go here)
+@command(GOLD, name="project-labels")
+def project_labels_cmd(
+    gold: Path = typer.Argument(..., help="Gold JSONL whose spans to carry over."),
+    documents: Path = typer.Option(Path("corpus/documents.jsonl"), "--documents", "-d",
+                                   help="documents.jsonl with meta.near_duplicates (from ingest)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Write the projected gold records here (JSONL)."),
+    review: Optional[Path] = typer.Option(None, "--review", "-r",
+                                          help="Write the review list here (default: OUT with .review.jsonl)."),
+    min_similarity: float = typer.Option(0.0, "--min-similarity", help="Skip near-duplicates less similar than this."),
+) -> None:
+    """Carry gold spans onto near-duplicate documents by character alignment.
+
+    A span is projected only if its exact text aligns (difflib, autojunk off); the others go to the
+    review list with a suggested location that is NOT applied. Relations follow their endpoints.
+
+    Example:\n
+      annotate project-labels gold.jsonl --documents corpus/documents.jsonl --out projected.jsonl
+    """
+    from .gold import project_labels
+
+    review = review or out.with_name(out.name.removesuffix(".jsonl") + ".review.jsonl")
+    res = project_labels(documents, gold, out=out, review_out=review, min_similarity=min_similarity)
+    from rich.table import Table
+
+    table = Table("from", "to", "similarity", "spans", "projected", "review", "relations", "rel. projected")
+    for p in res["pairs"]:
+        table.add_row(p["from_doc"], p["doc"], f"{p['similarity']:.3f}", str(p["spans"]), str(p["projected"]),
+                      str(p["review"]), str(p["relations"]), str(p["relations_projected"]))
+    out.print(table)
+    for s in res["skipped"]:
+        err.print(f"skipped {s['from_doc']} -> {s['doc']}: {s['reason']}", markup=False)
+    for item in res["review"]:
+        what = (f"{item['span']['label']} {item['text']!r}" if item["kind"] == "span"
+                else f"{item['relation']['label']} relation")
+        sug = item.get("suggestion")
+        err.print(f"review {item['doc']}: {what} from {item['from_doc']}: {item['reason']}"
+                  + (f"; alignment suggests {sug['start']}-{sug['end']} {sug['text']!r}" if sug else ""), markup=False)
+    err.print(f"{res['projected_spans']} span(s) projected -> {out}; {len(res['review'])} item(s) to review -> {review}",
+              markup=False)
+
+
+@command(GOLD)
+def lint(
+    gold: List[Path] = typer.Argument(..., help="Gold JSONL file(s), checked together."),
+    allow: Optional[Path] = typer.Option(None, "--allow", help='Allow file: "DOC:OFFSET CODE reason" lines.'),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the findings as JSON here."),
+) -> None:
+    """Consistency checks across a gold corpus; exit 1 on any unexplained finding.
+
+    Prints file:doc:offset: message [code]. Codes: label-conflict, unlabelled, whitespace, mid-word,
+    relation-type, relation-endpoint, duplicate-span. Explained findings (--allow) print with their reason.
+
+    Example:\n
+      annotate lint corpus/gold/latest/gold.jsonl --allow corpus/gold/lint-allow.txt
+    """
+    from .jsonl import write_json
+    from .lint import format_finding, lint as run_lint
+
+    res = run_lint(gold, allow=allow)
+    for f in res["findings"]:
+        if f.get("reason"):
+            out.print(f"{format_finding(f)} (allowed: {f['reason']})", markup=False, style="dim")
+        else:
+            out.print(format_finding(f), markup=False)
+    if json_out:
+        write_json(json_out, res)
+    err.print(f"{res['documents']} document(s): {res['unexplained']} finding(s), {res['explained']} explained",
+              markup=False)
+    if res["unexplained"]:
+        raise typer.Exit(1)
+
+
+@command(GOLD)
+def export(
+    gold: Path = typer.Argument(..., help="Gold candidate JSONL (from adjudicate, project-labels or import)."),
+    version: str = typer.Option(..., "--version", "-v", help="Release version X.Y.Z (semver rules enforced)."),
+    out_root: Path = typer.Option(Path("corpus/gold"), "--out-root", help="Folder holding the vX.Y.Z releases."),
+    snapshot: Optional[Path] = typer.Option(None, "--snapshot", help="The pull snapshot folder it came from."),
+    agreement: Optional[Path] = typer.Option(None, "--agreement", help="JSON from `annotate agree --json`."),
+    documents: Optional[Path] = typer.Option(None, "--documents", "-d",
+                                             help="documents.jsonl, for per-document source/outlet in the data card."),
+    datacard_notes: Optional[Path] = typer.Option(None, "--datacard-notes", help="Markdown added to DATACARD.md."),
+    allow: Optional[Path] = typer.Option(None, "--allow", help="Lint allow file: explanations for the data card."),
+    allow_open: bool = typer.Option(False, "--allow-open", help="Export even with open adjudication conflicts."),
+) -> None:
+    """Write an immutable release corpus/gold/vX.Y.Z/ and point corpus/gold/latest at it.
+
+    Files: gold.jsonl, gold.spacy, gold.conll, doccano.jsonl, manifest.json, DATACARD.md, CHANGELOG.md.
+    Refuses to overwrite a release, and a version whose bump does not match the change
+    (label set change: major; documents added: minor; fixes: patch).
+
+    Example:\n
+      annotate export gold.candidate.jsonl --version 0.1.0 --documents corpus/documents.jsonl
+    """
+    from .export import export as run_export
+
+    res = run_export(gold, version, out_root, snapshot=snapshot, agreement=agreement, documents=documents,
+                     datacard_notes=datacard_notes, lint_allow=allow, allow_open=allow_open)
+    m = res["manifest"]
+    for w in res["warnings"]:
+        err.print(f"warning: {w}", markup=False)
+    ta = m["token_alignment"]
+    out.print(f"{res['release']}: {m['counts']['documents']} documents, {m['counts']['spans']['total']} spans "
+              f"({', '.join(f'{k} {v}' for k, v in m['counts']['spans']['by_label'].items())}), "
+              f"{m['counts']['relations']['total']} relations", markup=False)
+    out.print(f"  {'first release' if not res['previous'] else res['bump'] + ' release after ' + res['previous']}; "
+              f"{len(ta['misaligned'])} span(s) off token boundaries and {len(ta['not_in_ents'])} nested span(s) "
+              f"kept out of gold.conll/doc.ents (listed in manifest.json); lint: {m['lint']['unexplained']} "
+              f"unexplained finding(s)", markup=False)
+
+
+@command(GOLD)
+def verify(
+    release: Path = typer.Argument(..., help="A release folder, e.g. corpus/gold/v0.1.0 or corpus/gold/latest."),
+) -> None:
+    """Recompute every checksum and re-read every file of a release; exit 1 naming any changed file.
+
+    Example:\n
+      annotate verify corpus/gold/latest
+    """
+    from .export import verify as run_verify
+
+    problems = run_verify(release)
+    for p in problems:
+        out.print(p, markup=False)
+    if problems:
+        raise typer.Exit(1)
+    err.print(f"{release}: ok (checksums match, every file valid)", markup=False)
+
 
 # ---------------------------------------------------------------- 4. Scoring
 # (score goes here)
