@@ -1,0 +1,752 @@
+"""Ingest raw articles into ``corpus/documents.jsonl``: one clean document record per article.
+
+The stages, each a small function over plain data:
+
+1. :func:`collect_files` expands the paths (files or folders) into a sorted file list.
+2. :func:`decode` turns bytes into text: BOM stripped, strict UTF-8, else cp1252 with a warning
+   (refused when charset-normalizer says the bytes are another encoding, so cp1252 would be
+   mojibake); empty and binary files are refused. Newlines become LF.
+3. :func:`clean_text` (plain text, Markdown-ish text, PDF-extracted hard-wrapped text) and
+   :func:`html_to_text` (trafilatura) give the article text with paragraphs separated by one
+   blank line, plus what was found about it (title, url, outlet, date, boilerplate lines).
+4. :func:`ingest` streams every document to a spool file, finds exact duplicates by text hash
+   and near duplicates by word-shingle Jaccard similarity (:class:`NearDuplicateIndex`:
+   datasketch MinHash + LSH for candidates, exact Jaccard on the candidates), then writes the
+   output atomically, line by line. It returns plain data: counts, problems, warnings, duplicates.
+
+Line-break hyphenation (``rebel-\\nheld``): the hyphen is kept, because the hyphen of a compound
+("rebel-held", "air-dropped") must survive and deleting a character needs evidence. It is
+dropped only when the document has evidence that the wrap broke a word: the joined word occurs
+elsewhere in the same document, or the part after the break is a bare suffix ("-tion", "-ment").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import unicodedata
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import urlsplit
+
+from .errors import InputError
+from .jsonl import atomic_open, dumps
+
+DEFAULT_NEAR_THRESHOLD = 0.5
+SHINGLE_WORDS = 5
+NUM_PERM = 128
+
+FORMATS = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
+           ".html": "html", ".htm": "html", ".xhtml": "html", ".jsonl": "jsonl"}
+
+Progress = Callable[[int, int, str], None]  # (files done, files total, current file)
+
+
+class Problem(Exception):
+    """One bad input, as the line to show: ``file[:line]: message``."""
+
+    @classmethod
+    def at(cls, where: str, line: int | None, message: str) -> "Problem":
+        return cls(str(InputError.at(where, line, message)))
+
+
+# ---------------------------------------------------------------- 1. files
+
+def shown_path(path: Path) -> str:
+    """The path as the user should see it: relative to the working folder when inside it, POSIX slashes."""
+    try:
+        return Path(os.path.relpath(path)).as_posix() if path.is_absolute() and \
+            Path.cwd() in path.resolve().parents else path.as_posix()
+    except ValueError:  # another drive on Windows
+        return path.as_posix()
+
+
+def collect_files(paths: Iterable[str | Path], exclude: Iterable[Path] = ()
+                  ) -> tuple[list[tuple[str, Path]], list[str], list[str]]:
+    """Expand files and folders into a sorted, de-duplicated list of ``(shown path, path)``.
+
+    Folders are searched recursively for the known extensions (hidden files skipped); a file named
+    explicitly is taken whatever its extension (read as text). Returns (files, problems, warnings).
+    """
+    skip = {p.resolve() for p in exclude}
+    found: dict[Path, str] = {}
+    problems: list[str] = []
+    warnings: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for sub in sorted(path.rglob("*")):
+                rel = sub.relative_to(path).parts
+                if not sub.is_file() or any(part.startswith(".") for part in rel):
+                    continue
+                if sub.suffix.lower() not in FORMATS:
+                    warnings.append(f"{shown_path(sub)}: skipped, not a known input type "
+                                    f"({', '.join(sorted(FORMATS))})")
+                    continue
+                if sub.resolve() not in skip:
+                    found.setdefault(sub.resolve(), shown_path(sub))
+        elif path.is_file():
+            if path.resolve() not in skip:
+                found.setdefault(path.resolve(), shown_path(path))
+        else:
+            problems.append(f"{path.as_posix()}: no such file or folder")
+    files = sorted(((shown, p) for p, shown in found.items()), key=lambda item: item[0])
+    return files, problems, warnings
+
+
+# ---------------------------------------------------------------- 2. bytes -> text
+
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
+         (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+_CP1252_LIKE = {"cp1252", "windows_1252", "latin_1", "iso8859_1", "iso8859_15", "ascii"}
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+def decode(raw: bytes, where: str) -> tuple[str, str, str | None]:
+    """Decode a text file: returns (text with LF newlines, encoding used, warning or None).
+
+    Raises :class:`Problem` for an empty file, a binary file, or bytes that are neither UTF-8 nor
+    cp1252 (or that charset-normalizer identifies as another encoding, which cp1252 would garble).
+    """
+    if not raw.strip():
+        raise Problem.at(where, None, "empty file")
+    warning = None
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            try:
+                text = raw[len(bom):].decode(encoding)
+            except UnicodeDecodeError as e:
+                raise Problem.at(where, None, f"undecodable bytes: {encoding} byte order mark, but "
+                                              f"invalid {encoding} at byte {e.start + len(bom)}") from None
+            break
+    else:
+        if b"\x00" in raw:
+            raise Problem.at(where, None, "binary file (contains NUL bytes); expected text, HTML or JSONL")
+        try:
+            text, encoding = raw.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError as e:
+            text, encoding = _decode_fallback(raw, where, e.start), "cp1252"
+            warning = (f"{where}: not UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start}); "
+                       f"decoded as cp1252, check the text")
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n").replace("\v", "\n")
+    if not text.strip():
+        raise Problem.at(where, None, "empty file")
+    controls = len(_CONTROL.findall(text))
+    if controls > max(2, len(text) // 100):
+        raise Problem.at(where, None, f"binary file ({controls} control characters); expected text, HTML or JSONL")
+    return text, encoding, warning
+
+
+def _decode_fallback(raw: bytes, where: str, bad_at: int) -> str:
+    """cp1252, but only where charset-normalizer doesn't identify the bytes as something else."""
+    import charset_normalizer
+
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError as e:
+        raise Problem.at(where, None, f"undecodable bytes: not UTF-8 (byte 0x{raw[bad_at]:02x} at offset "
+                                      f"{bad_at}) and not cp1252 (byte 0x{raw[e.start]:02x} at offset "
+                                      f"{e.start}); convert it to UTF-8") from None
+    best = charset_normalizer.from_bytes(raw).best()
+    if best is None:
+        raise Problem.at(where, None, f"undecodable bytes: not UTF-8 (byte 0x{raw[bad_at]:02x} at offset "
+                                      f"{bad_at}) and not recognisable text; convert it to UTF-8")
+    if best.encoding not in _CP1252_LIKE and str(best) != text:
+        raise Problem.at(where, None, f"not UTF-8; the bytes look like {best.encoding}, which cp1252 would "
+                                      f"garble; convert it to UTF-8 (iconv -f {best.encoding} -t utf-8)")
+    return text
+
+
+# ---------------------------------------------------------------- 3. text -> clean article text
+
+_SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_INVISIBLE = re.compile(r"[\u00ad\u200b\u2060\ufeff]")  # soft hyphen, zero-width space, word joiner, BOM
+_TERMINAL = tuple('.!?:;"\u201d\u2019)')
+
+# Markdown-ish inline syntax -> its text.
+_MD_SIGNS = re.compile(r"^#{1,6}\s|\*\*[^*\n]+\*\*|__[^_\n]+__|\[[^\]\n]+\]\([^)\s]*\)|^<https?://[^>\s]+>\s*$",
+                       re.M)
+_MD_INLINE = (
+    (re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)"), ""),                       # images
+    (re.compile(r"\[([^\]\n]+)\]\([^)\s]*(?:\s+\"[^\"\n]*\")?\)"), r"\1"),  # [text](url "title")
+    (re.compile(r"<(https?://[^>\s]+)>"), r"\1"),                          # <https://...>
+    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),                 # **bold**
+    (re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![\w*])"), r"\1"),  # *italic*
+    (re.compile(r"(?<![\w_])_(?=[^\s_])([^_\n]+?)(?<=[^\s_])_(?![\w_])"), r"\1"),    # _italic_
+    (re.compile(r"`([^`\n]+)`"), r"\1"),                                   # `code`
+    (re.compile(r"\\([\\`*_{}\[\]()#+\-.!>])"), r"\1"),                    # escapes
+)
+_MD_HEADING = re.compile(r"^#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
+_MD_RULE = re.compile(r"^(?:[-*_]\s*){3,}$")
+_MD_BULLET = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+")
+
+# Boilerplate lines: moved out of the text into meta.
+_RELATED = re.compile(r"^(?:related(?: articles?| posts?| stories| story| coverage| content| news)?|read (?:more|also)"
+                      r"|see also|also read)\s*[:\u2013\u2014-]\s*(.+)$", re.I)
+_BOILER = re.compile(r"^(?:posts? related|related(?: articles| posts| stories)?|read more|share(?: this(?: article)?)?"
+                     r"|advertisement|(?:\u00a9|\(c\)|copyright)\b.*)$", re.I)
+_URL_LABEL = re.compile(r"^(?:original (?:url|link|article|source)|source (?:url|link)|url|link)\s*:\s*(\S*)$", re.I)
+_URL_LINE = re.compile(r"^<?(https?://[^\s<>]+?)>?$")
+_REPUBLISHED = re.compile(r"^(?:this|the) (?:article|story|report|piece) (?:was|is) (?:originally |first )?"
+                          r"(?:published|posted|appeared) (?:by|in|on|at) (.+?)"
+                          r"(?:,? and (?:is|was|has been) (?:re)?(?:printed|published|posted)\b.*?)?\.?$", re.I)
+_SOURCE_TAIL = re.compile(r"\s*\((?:source|via)\s*:\s*([^()\n]{2,120})\)\s*$", re.I)
+
+# Front matter: the short lines before the first body paragraph.
+_BYLINE = re.compile(r"^by\s+(\S.{0,78})$", re.I)
+_CREDIT = re.compile(r"^(?:(?:photo|image|picture)(?: credit)?\s*:\s*.{2,80}|[^\s/.][^/.!?]{1,60}\s/\s[^/.!?]{1,40})$", re.I)
+_DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%Y-%m-%d", "%B %d %Y", "%b. %d, %Y")
+_DATE_PREFIX = re.compile(r"^(?:published|updated|posted|date)?\s*:?\s*(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s*)?",
+                          re.I)
+_URL_DATE = re.compile(r"/((?:19|20)\d\d)/(\d\d)/(\d\d)(?:/|$)")
+
+# Line-break hyphenation: a part after the break that is a bare suffix shows a broken word.
+_SUFFIXES = frozenset("""tion tions sion sions ment ments ness nesses ity ities ance ances ence ences able ably ible
+    ibly ous ously ive ives ively ize izes ized izing ise ises ised ising ism isms ist ists ure ures ture tures ant ants
+    ent ents ing ings ial ially ical ically tive tives ly ally ful less ship ships hood ward wards""".split())
+
+
+@dataclass
+class Article:
+    """Clean text plus what was learnt about it while cleaning."""
+
+    text: str
+    title: str | None = None
+    url: str | None = None
+    outlet: str | None = None
+    date: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def normalize_text(text: str) -> str:
+    """Unicode NFC, LF newlines, no invisible characters, single spaces, stripped lines."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _INVISIBLE.sub("", text)
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return "\n".join(lines)
+
+
+def looks_like_markdown(text: str) -> bool:
+    return len(_MD_SIGNS.findall(text)) >= 2
+
+
+def _md_line(line: str) -> tuple[str, str]:
+    """One Markdown line -> (kind, text): kind is heading, bullet, rule or line."""
+    m = _MD_HEADING.match(line)
+    if m:
+        kind, line = "heading", m.group(1)
+    elif _MD_RULE.match(line):
+        return "rule", ""
+    else:
+        kind = "line"
+        if line.startswith(">"):
+            line = line.lstrip("> ")
+        if _MD_BULLET.match(line):
+            kind, line = "bullet", _MD_BULLET.sub("", line, count=1)
+    for pattern, repl in _MD_INLINE:
+        line = pattern.sub(repl, line)
+    return kind, line.strip()
+
+
+def _take_boilerplate(lines: list[tuple[str, str]], art: Article) -> list[tuple[str, str]]:
+    """Remove boilerplate lines (replaced by paragraph breaks), recording them in ``art``."""
+    out: list[tuple[str, str]] = []
+    boiler: list[str] = art.extra.setdefault("boilerplate", [])
+    related: list[str] = art.extra.setdefault("related", [])
+    want_url = False
+    for kind, line in lines:
+        if not line:
+            out.append((kind, line))
+            continue
+        if want_url and _URL_LINE.match(line):
+            art.url = art.url or _URL_LINE.match(line).group(1)
+            boiler.append(line)
+            want_url = False
+            out.append(("line", ""))
+            continue
+        want_url = False
+        m_rel, m_url, m_rep = _RELATED.match(line), _URL_LABEL.match(line), _REPUBLISHED.match(line)
+        if m_rel:
+            related.append(m_rel.group(1).strip())
+        elif m_url:
+            if m_url.group(1):
+                art.url = art.url or _URL_LINE.match(m_url.group(1)).group(1) if _URL_LINE.match(m_url.group(1)) \
+                    else art.url
+            else:
+                want_url = True
+        elif m_rep:
+            art.outlet = art.outlet or m_rep.group(1).strip()
+        elif _URL_LINE.match(line):
+            art.url = art.url or _URL_LINE.match(line).group(1)
+        elif not _BOILER.match(line):
+            out.append((kind, line))
+            continue
+        boiler.append(line)
+        out.append(("line", ""))
+    return out
+
+
+def _blocks(lines: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """Group lines into blocks separated by blank lines."""
+    blocks: list[list[tuple[str, str]]] = [[]]
+    for kind, line in lines:
+        if line:
+            blocks[-1].append((kind, line))
+        elif blocks[-1]:
+            blocks.append([])
+    return [b for b in blocks if b]
+
+
+def _is_hard_wrapped(blocks: list[list[tuple[str, str]]]) -> tuple[bool, int]:
+    """Is the text hard-wrapped (PDF or e-mail style)? Returns (wrapped, wrap width).
+
+    In wrapped text most line ends fall mid-sentence; in one-paragraph-per-line text they end a sentence.
+    """
+    continued = [line for block in blocks for _, line in block[:-1]]
+    if len(continued) < 2:
+        return False, 0
+    ends_sentence = sum(line.endswith(_TERMINAL) for line in continued)
+    lengths = sorted(len(line) for line in continued)
+    width = lengths[int(0.9 * (len(lengths) - 1))]
+    return ends_sentence / len(continued) < 0.5, width
+
+
+def _join_hyphenated(left: str, right: str, context: str) -> str:
+    """Join ``left`` (ending in ``letter-``) and ``right`` split by a line break (see module docstring)."""
+    head = re.search(r"(\w+)-$", left)
+    tail = re.match(r"\w+", right)
+    if not head or not tail or not right[0].islower():
+        return left + right
+    joined = (head.group(1) + tail.group(0)).lower()
+    hyphenated = f"{head.group(1)}-{tail.group(0)}".lower()
+    if tail.group(0).lower() in _SUFFIXES or (
+            re.search(rf"\b{re.escape(joined)}\b", context) and hyphenated not in context):
+        return left[:-1] + right
+    return left + right
+
+
+def _join_lines(lines: list[str], context: str) -> str:
+    text = lines[0]
+    for line in lines[1:]:
+        if re.search(r"\w-$", text) and not text.endswith("--"):
+            text = _join_hyphenated(text, line, context)
+        else:
+            text = f"{text} {line}"
+    return text
+
+
+def _paragraphs(blocks: list[list[tuple[str, str]]], markdown: bool, context: str) -> list[tuple[str, str]]:
+    """Re-join wrapped lines into paragraphs: returns (kind, paragraph) pairs."""
+    wrapped, width = _is_hard_wrapped(blocks)
+    paragraphs: list[tuple[str, str]] = []
+    for block in blocks:
+        if not (wrapped or markdown):  # one paragraph per line
+            paragraphs.extend(block)
+            continue
+        current: list[str] = []
+        for i, (kind, line) in enumerate(block):
+            if kind in ("heading", "bullet"):
+                if current:
+                    paragraphs.append(("line", _join_lines(current, context)))
+                    current = []
+                paragraphs.append((kind, line))
+                continue
+            current.append(line)
+            short_end = wrapped and line.endswith(_TERMINAL) and len(line) < 0.8 * width
+            if short_end and i < len(block) - 1:
+                paragraphs.append(("line", _join_lines(current, context)))
+                current = []
+        if current:
+            paragraphs.append(("line", _join_lines(current, context)))
+    return paragraphs
+
+
+def parse_date(line: str) -> str | None:
+    """An ISO date (YYYY-MM-DD) if the whole line is a date, else None."""
+    candidate = _DATE_PREFIX.sub("", line.strip()).strip().rstrip(".")
+    if not candidate or len(candidate) > 40:
+        return None
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(candidate, fmt).date().isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def _is_headline(kind: str, text: str) -> bool:
+    return kind == "heading" or (len(text) <= 150 and len(text.split()) >= 2 and not text.endswith(_TERMINAL + (",",)))
+
+
+def _front_matter(paragraphs: list[tuple[str, str]], art: Article) -> list[tuple[str, str]]:
+    """Take title, byline, date and photo credit from the paragraphs before the body."""
+    rest = list(paragraphs)
+    if len(rest) > 1 and _is_headline(*rest[0]) and (rest[0][0] == "heading" or not _BYLINE.match(rest[0][1])) \
+            and not parse_date(rest[0][1]):
+        art.title = art.title or rest[0][1]
+        rest.pop(0)
+    while len(rest) > 1:
+        text = rest[0][1]
+        m_by = _BYLINE.match(text)
+        date = parse_date(text)
+        if m_by:
+            art.extra["byline"] = m_by.group(1).strip()
+        elif date:
+            art.date = art.date or date
+        elif _CREDIT.match(text):
+            art.extra["credit"] = text
+        else:
+            break
+        rest.pop(0)
+    return rest
+
+
+def _source_tail(paragraphs: list[tuple[str, str]], art: Article) -> list[tuple[str, str]]:
+    """A trailing "(Source: X)" credit on the last paragraph becomes meta.outlet."""
+    if not paragraphs:
+        return paragraphs
+    kind, last = paragraphs[-1]
+    m = _SOURCE_TAIL.search(last)
+    if not m:
+        return paragraphs
+    art.outlet = art.outlet or m.group(1).strip()
+    art.extra.setdefault("boilerplate", []).append(m.group(0).strip())
+    head = last[:m.start()].rstrip()
+    return paragraphs[:-1] + ([(kind, head)] if head else [])
+
+
+def _finish(art: Article, paragraphs: list[tuple[str, str]]) -> Article:
+    art.text = "\n\n".join(text for _, text in paragraphs if text)
+    if art.date is None and art.url:
+        m = _URL_DATE.search(urlsplit(art.url).path)
+        if m:
+            try:
+                art.date = datetime(int(m.group(1)), int(m.group(2)), int(m.group(3))).date().isoformat()
+            except ValueError:
+                pass
+    if art.outlet is None and art.url:
+        host = urlsplit(art.url).hostname or ""
+        art.outlet = host.removeprefix("www.") or None
+    art.extra = {k: v for k, v in art.extra.items() if v}
+    return art
+
+
+def clean_text(text: str, markdown: bool | None = None) -> Article:
+    """Clean plain, Markdown-ish or PDF-extracted text into paragraphs (blank line between).
+
+    ``markdown=None`` sniffs the text for Markdown syntax.
+    """
+    text = normalize_text(text)
+    if markdown is None:
+        markdown = looks_like_markdown(text)
+    lines = [_md_line(line) if markdown else ("line", line) for line in text.split("\n")]
+    art = Article(text="")
+    lines = _take_boilerplate(lines, art)
+    context = " ".join(line for _, line in lines if line).lower()
+    paragraphs = _paragraphs(_blocks(lines), markdown, context)
+    paragraphs = _front_matter(paragraphs, art)
+    paragraphs = _source_tail(paragraphs, art)
+    return _finish(art, paragraphs)
+
+
+def html_to_text(html: str) -> Article:
+    """The article of an HTML page (trafilatura: no script, style, nav, footer, comments), as clean text."""
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=False,
+                                      deduplicate=False)
+    body = (doc.text or "") if doc is not None else ""
+    art = Article(text="")
+    if doc is not None:
+        art.title, art.url, art.date = doc.title or None, doc.url or None, doc.date or None
+        art.outlet = doc.sitename or None
+        if doc.author:
+            art.extra["byline"] = doc.author
+    lines = [("line", line) for line in normalize_text(body).split("\n")]
+    if art.title and lines and lines[0][1] == art.title:
+        lines = lines[1:]
+    lines = _take_boilerplate(lines, art)
+    paragraphs = [(kind, line) for kind, line in lines if line]
+    paragraphs = _source_tail(paragraphs, art)
+    return _finish(art, paragraphs)
+
+
+def jsonl_text(text: str) -> str:
+    """Text that already comes as a JSONL field: only normalized (no re-wrapping, nothing removed)."""
+    text = normalize_text(text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+# ---------------------------------------------------------------- 4. documents
+
+@dataclass
+class Doc:
+    """A document before duplicate detection: its text and the meta known so far."""
+
+    text: str
+    meta: dict[str, Any]
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _meta(source: str, raw: bytes, art: Article, fmt: str, encoding: str, extra: dict | None = None) -> dict:
+    meta = {"source_file": source, "raw_sha256": sha256(raw), "text_sha256": sha256(art.text.encode("utf-8")),
+            "title": art.title, "url": art.url, "outlet": art.outlet, "date": art.date,
+            "format": fmt, "encoding": encoding}
+    meta.update(art.extra)
+    meta.update(extra or {})
+    return meta
+
+
+def read_file(where: str, path: Path, warnings: list[str]) -> Iterator[Doc | Problem]:
+    """Yield the documents of one input file, or a :class:`Problem` for each bad part of it."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        yield Problem.at(where, None, f"cannot read: {e.strerror}")
+        return
+    fmt = FORMATS.get(path.suffix.lower(), "text")
+    if fmt == "jsonl":
+        yield from read_jsonl_records(where, raw)
+        return
+    try:
+        text, encoding, warning = decode(raw, where)
+    except Problem as p:
+        yield p
+        return
+    if warning:
+        warnings.append(warning)
+    if fmt == "text" and re.match(r"\s*<(?:!doctype html|html)\b", text, re.I):
+        fmt = "html"
+    if fmt == "html":
+        art = html_to_text(text)
+    else:
+        art = clean_text(text, markdown=True if fmt == "markdown" else None)
+        fmt = "markdown" if fmt == "markdown" or looks_like_markdown(normalize_text(text)) else "text"
+    if not art.text:
+        yield Problem.at(where, None, "no article text left after cleaning")
+        return
+    yield Doc(art.text, _meta(where, raw, art, fmt, encoding))
+
+
+def read_jsonl_records(where: str, raw: bytes) -> Iterator[Doc | Problem]:
+    """Documents from JSONL records that carry ``text``; other fields are kept in meta."""
+    if not raw.strip():
+        yield Problem.at(where, None, "empty file")
+        return
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    n = 0
+    for lineno, line in enumerate(raw.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            yield Problem.at(where, lineno, f"not UTF-8 (byte 0x{line[e.start]:02x} at column {e.start + 1})")
+            continue
+        except json.JSONDecodeError as e:
+            yield Problem.at(where, lineno, f"not valid JSON ({e.msg}, column {e.colno})")
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            yield Problem.at(where, lineno, 'not a record with a "text" string')
+            continue
+        text = jsonl_text(record["text"])
+        if not text:
+            yield Problem.at(where, lineno, '"text" is empty')
+            continue
+        given = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+        given = {**{k: v for k, v in record.items() if k not in ("text", "meta", "id")}, **given}
+        art = Article(text=text, title=given.pop("title", None), url=given.pop("url", None),
+                      outlet=given.pop("outlet", None), date=given.pop("date", None))
+        extra = {"source_line": lineno}
+        if "id" in record:
+            extra["source_id"] = record["id"]
+        for key in ("source_file", "raw_sha256", "text_sha256", "duplicate_of", "near_duplicates",
+                    "format", "encoding"):
+            given.pop(key, None)
+        n += 1
+        yield Doc(text, _meta(where, line.rstrip(b"\r"), art, "jsonl", "utf-8", {**given, **extra}))
+    if n == 0 and raw.strip():
+        return
+
+
+# ---------------------------------------------------------------- 5. near duplicates
+
+def shingles(text: str, k: int = SHINGLE_WORDS):
+    """Sorted unique 64-bit hashes of the word k-shingles of a text (lower case, punctuation ignored)."""
+    import numpy as np
+
+    tokens = re.findall(r"\w+", text.lower())
+    if not tokens:
+        return np.zeros(0, dtype=np.uint64)
+    h = np.fromiter((zlib.crc32(t.encode("utf-8")) for t in tokens), dtype=np.uint64, count=len(tokens))
+    if len(tokens) < k:
+        k = len(tokens)
+    n = len(tokens) - k + 1
+    out = h[:n].copy()
+    prime = np.uint64(1099511628211)
+    with np.errstate(over="ignore"):
+        for j in range(1, k):
+            out = out * prime + h[j:j + n]
+    return np.unique(out)
+
+
+def jaccard(a, b) -> float:
+    """Exact Jaccard similarity of two sorted unique hash arrays."""
+    import numpy as np
+
+    if len(a) == 0 and len(b) == 0:
+        return 1.0
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    return inter / (len(a) + len(b) - inter)
+
+
+class NearDuplicateIndex:
+    """Find near duplicates as documents stream in: MinHash LSH proposes candidates among the
+    earlier documents, exact Jaccard on word shingles decides. Keeps one signature per document;
+    texts of candidates are fetched back through ``fetch`` (from the spool file), not held."""
+
+    def __init__(self, threshold: float, fetch: Callable[[str], str], *, num_perm: int = NUM_PERM,
+                 k: int = SHINGLE_WORDS) -> None:
+        from datasketch import MinHash, MinHashLSH
+
+        self.threshold, self.fetch, self.k = threshold, fetch, k
+        self._template = MinHash(num_perm=num_perm, seed=1, scheme="affine32")
+        self._lsh = MinHashLSH(threshold=max(0.05, 0.8 * threshold), num_perm=num_perm)
+        self._MinHash = MinHash
+
+    def add(self, key: str, text: str) -> list[tuple[str, float]]:
+        """Index a document; return its near duplicates among the earlier ones as (key, similarity)."""
+        import numpy as np
+
+        sh = shingles(text, self.k)
+        m = self._MinHash(permutations=self._template.permutations, scheme="affine32", hashfunc=int)
+        folded = ((sh >> np.uint64(32)) ^ (sh & np.uint64(0xFFFFFFFF))).astype(np.uint32)
+        if len(folded):
+            m.update_batch(folded.tolist())
+        found = []
+        for other in sorted(self._lsh.query(m)):
+            sim = jaccard(sh, shingles(self.fetch(other), self.k))
+            if sim >= self.threshold:
+                found.append((other, round(sim, 4)))
+        self._lsh.insert(key, m)
+        return found
+
+
+# ---------------------------------------------------------------- 6. the whole job
+
+class _Spool:
+    """Records written to a temporary file (beside the output) and read back by offset."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.fh = tempfile.TemporaryFile(mode="w+b", dir=folder, prefix=".ingest-", suffix=".spool")
+        self.offsets: dict[str, int] = {}
+
+    def append(self, record: dict) -> None:
+        self.offsets[record["id"]] = self.fh.tell()
+        self.fh.write(dumps(record).encode("utf-8") + b"\n")
+
+    def record(self, key: str) -> dict:
+        end = self.fh.tell()
+        self.fh.seek(self.offsets[key])
+        record = json.loads(self.fh.readline())
+        self.fh.seek(end)
+        return record
+
+    def text(self, key: str) -> str:
+        return self.record(key)["text"]
+
+    def __iter__(self) -> Iterator[dict]:
+        self.fh.flush()
+        self.fh.seek(0)
+        for line in self.fh:
+            yield json.loads(line)
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def ingest(paths: Iterable[str | Path], out: str | Path, *, skip_invalid: bool = False,
+           near_threshold: float = DEFAULT_NEAR_THRESHOLD, on_progress: Progress | None = None) -> dict:
+    """Ingest files and folders into a documents JSONL file (see the module docstring).
+
+    Returns plain data: ``written`` (bool), ``documents``, ``files``, ``problems`` and ``warnings``
+    (lines to show), ``exact_duplicates`` and ``near_duplicates``. With problems and no
+    ``skip_invalid`` nothing is written. Raises InputError only for bad options or no input at all.
+    """
+    if not 0.0 < near_threshold <= 1.0:
+        raise InputError(f"--near-threshold must be in (0, 1], got {near_threshold}")
+    out = Path(out)
+    files, problems, warnings = collect_files(paths, exclude=[out])
+    if not files and not problems:
+        raise InputError("no input files found (expected .txt, .md, .html or .jsonl files)")
+    spool = _Spool(out.parent)
+    try:
+        index = NearDuplicateIndex(near_threshold, spool.text)
+        first_by_hash: dict[str, str] = {}
+        copies: dict[str, int] = {}
+        exact: list[dict] = []
+        near: list[dict] = []
+        for done, (where, path) in enumerate(files, 1):
+            for item in read_file(where, path, warnings):
+                if isinstance(item, Problem):
+                    problems.append(str(item))
+                    continue
+                record = _record(item, first_by_hash, copies)
+                spool.append(record)
+                original = record["meta"]["duplicate_of"]
+                if original:
+                    exact.append({"id": record["id"], "duplicate_of": original, "source_file": where})
+                else:
+                    for other, sim in index.add(record["id"], record["text"]):
+                        near.append({"a": other, "a_file": spool.record(other)["meta"]["source_file"],
+                                     "b": record["id"], "b_file": where, "similarity": sim})
+            if on_progress:
+                on_progress(done, len(files), where)
+        n_docs = len(spool.offsets)
+        result = {"out": shown_path(out), "written": False, "documents": n_docs, "files": len(files),
+                  "problems": problems, "warnings": warnings, "exact_duplicates": exact,
+                  "near_duplicates": near, "near_threshold": near_threshold}
+        if (problems and not skip_invalid) or n_docs == 0:
+            return result
+        links: dict[str, list[dict]] = {}
+        for pair in near:
+            links.setdefault(pair["a"], []).append({"id": pair["b"], "similarity": pair["similarity"]})
+            links.setdefault(pair["b"], []).append({"id": pair["a"], "similarity": pair["similarity"]})
+        with atomic_open(out) as fh:
+            for record in spool:
+                record["meta"]["near_duplicates"] = sorted(links.get(record["id"], []),
+                                                           key=lambda x: (-x["similarity"], x["id"]))
+                fh.write(dumps(record) + "\n")
+        result["written"] = True
+        return result
+    finally:
+        spool.close()
+
+
+def _record(doc: Doc, first_by_hash: dict[str, str], copies: dict[str, int]) -> dict:
+    """The output record: id from the text hash; the n-th exact copy gets ``<id>-n`` and duplicate_of."""
+    digest = doc.meta["text_sha256"]
+    base = digest[:16]
+    original = first_by_hash.get(digest)
+    if original is None:
+        first_by_hash[digest] = base
+        doc_id = base
+    else:
+        copies[digest] = copies.get(digest, 1) + 1
+        doc_id = f"{base}-{copies[digest]}"
+    meta = dict(doc.meta)
+    ordered = {k: meta.pop(k) for k in ("source_file", "raw_sha256", "text_sha256", "title", "url", "outlet", "date")}
+    ordered.update({"duplicate_of": original, "near_duplicates": []})
+    ordered.update(meta)
+    return {"id": doc_id, "text": doc.text, "meta": ordered}
