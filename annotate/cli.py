@@ -181,7 +181,115 @@ def ingest_cmd(
               f"near-duplicate pairs at >= {near_threshold}{skipped})", markup=False)
 
 # ---------------------------------------------------------------- 2. Doccano: server, users, push, pull
-# (server/users/push/pull commands go here)
+server_app = typer.Typer(help="The local Doccano server: up, down, status (DOCCANO_URL selects a remote one).",
+                         no_args_is_help=True)
+users_app = typer.Typer(help="Annotator accounts on the local Doccano server.", no_args_is_help=True)
+app.add_typer(server_app, name="server", rich_help_panel=DOCCANO)
+app.add_typer(users_app, name="users", rich_help_panel=DOCCANO)
+
+STATE_DIR_OPTION = typer.Option(None, "--state-dir", envvar="ANNOTATE_STATE_DIR",
+                                help="Server state folder (database, logs, 0600 credentials). Default: .doccano/")
+
+
+def _one_line_errors(fn: Callable) -> Callable:
+    """The same error contract as @command, for sub-app commands."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except AnnotateError as e:
+            raise fail(str(e), e.exit_code, e.hint) from None
+        except OSError as e:
+            raise fail(f"{type(e).__name__}: {e}", 2) from None
+
+    return wrapper
+
+
+def _print_server(info: dict, as_json: bool) -> None:
+    import json
+
+    if as_json:
+        out.print(json.dumps(info, indent=2), markup=False)
+        return
+    if not info.get("local", True):
+        out.print(f"remote Doccano {info['url']}: {'healthy' if info['healthy'] else 'NOT healthy'}", markup=False)
+        return
+    state = "healthy" if info["healthy"] else ("running, NOT healthy" if info["running"] else "stopped")
+    out.print(f"Doccano {info['url'] or '(never started)'}: {state}", markup=False)
+    for name, p in info["processes"].items():
+        out.print(f"  {name:<7} pid {p['pid'] or '-':<8} {'alive' if p['alive'] else 'not running'}  log {p['log']}",
+                  markup=False)
+    out.print(f"  database    {info['database']}\n  state dir   {info['state_dir']}\n"
+              f"  credentials {info['credentials_file']} (0600; admin password there)", markup=False)
+
+
+@server_app.command("up")
+@_one_line_errors
+def server_up(
+    port: int = typer.Option(8000, "--port", "-p", min=1, max=65535, help="Port on 127.0.0.1."),
+    state_dir: Optional[Path] = STATE_DIR_OPTION,
+    timeout: float = typer.Option(120.0, "--timeout", help="Seconds to wait for /v1/health/."),
+    as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
+) -> None:
+    """Start the local Doccano 1.8.4 on 127.0.0.1 (installs its venv the first time); no-op if running.
+
+    Example:\n
+      annotate server up --port 8000
+    """
+    from .server import up
+
+    info = up(state_dir, port, timeout=timeout, step=lambda msg: err.print(f"[dim]{msg}…[/]"))
+    if not as_json and info.get("local", True):
+        err.print("started: " + (", ".join(info["started"]) or "nothing (already running)"), markup=False)
+    _print_server(info, as_json)
+
+
+@server_app.command("down")
+@_one_line_errors
+def server_down(state_dir: Optional[Path] = STATE_DIR_OPTION) -> None:
+    """Stop exactly the processes `server up` started (SIGTERM, then SIGKILL after 15 s)."""
+    from .server import down
+
+    info = down(state_dir)
+    stopped = ", ".join(f"{k} (pid {v})" for k, v in info["stopped"].items())
+    out.print(f"stopped: {stopped}" if stopped else "nothing to stop", markup=False)
+
+
+@server_app.command("status")
+@_one_line_errors
+def server_status(
+    state_dir: Optional[Path] = STATE_DIR_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
+) -> None:
+    """URL, health, PIDs, database, credentials file. Exit 1 if the server is not healthy."""
+    from .server import status
+
+    info = status(state_dir)
+    _print_server(info, as_json)
+    if not info["healthy"]:
+        raise typer.Exit(1)
+
+
+@users_app.command("add")
+@_one_line_errors
+def users_add(
+    names: List[str] = typer.Argument(..., help="User names (letters, digits, @ . + - _)."),
+    state_dir: Optional[Path] = STATE_DIR_OPTION,
+) -> None:
+    """Create annotator accounts on the local server; passwords go to the 0600 credentials file. Idempotent.
+
+    Example:\n
+      annotate users add annotator1 annotator2
+    """
+    from .server import add_users
+
+    info = add_users(names, state_dir)
+    out.print(f"created: {', '.join(info['created']) or '-'}; already present: {', '.join(info['present']) or '-'}",
+              markup=False)
+    err.print(f"passwords in {info['credentials_file']} (0600)", markup=False)
+
+# (push/pull commands go here)
 
 # ---------------------------------------------------------------- 3. Gold data
 # (agree, adjudicate, project-labels, lint, export, verify, import go here)
