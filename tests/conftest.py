@@ -8,6 +8,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# `doccano_server`: one real Doccano on a free loopback port for the session (see tests/doccano_fixtures.py).
+pytest_plugins = ["doccano_fixtures"]
+
 
 @pytest.fixture
 def root() -> Path:
