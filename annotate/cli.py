@@ -424,7 +424,113 @@ def verify(
 
 
 # ---------------------------------------------------------------- 4. Scoring
-# (score goes here)
+@command(SCORE)
+def score(
+    gold: Path = typer.Option(..., "--gold", "-g", help="Gold JSONL, or a release folder corpus/gold/vX.Y.Z/."),
+    pred: Optional[Path] = typer.Option(None, "--pred", "-p", help="Prediction JSONL: {id, spans, text?, relations?}."),
+    extractor: Optional[str] = typer.Option(None, "--extractor", "-x",
+                                            help="module:function taking a text, returning spans ('rules' = the rule baseline)."),
+    command_: Optional[str] = typer.Option(None, "--command", "-c",
+                                           help="Shell command: gold {id,text} JSONL on stdin, prediction JSONL on stdout."),
+    spacy_: Optional[str] = typer.Option(None, "--spacy", help="spaCy pipeline name or path (reads doc.ents)."),
+    spans_key: Optional[str] = typer.Option(None, "--spans-key", help="With --spacy: read doc.spans[KEY] instead of doc.ents."),
+    label_map: Optional[str] = typer.Option(None, "--label-map",
+                                            help="With --spacy: GPE=LOCATION,ORG=ACTOR,DATE= (empty drops), JSON or a JSON file."),
+    compare: Optional[Path] = typer.Option(None, "--compare", help="A second prediction JSONL: paired bootstrap against it."),
+    compare_extractor: Optional[str] = typer.Option(None, "--compare-extractor", help="A second system as module:function."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", "-b", help="Bootstrap resamples over documents for the 95% CIs; 0 skips."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+    by: List[str] = typer.Option([], "--by", help="Per-slice scores by a field of the gold records, e.g. meta.outlet (repeatable)."),
+    fail_under: List[str] = typer.Option([], "--fail-under",
+                                         help="Gate: SCHEME[.LABEL].METRIC=MIN, e.g. strict.f1=0.60, strict.FIGURE.recall=0.5, "
+                                              "type.macro_f1=0.5, relations.f1=0.3 (repeatable)."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Gate: an earlier --json report to compare with."),
+    max_drop: Optional[float] = typer.Option(None, "--max-drop",
+                                             help="With --baseline: largest allowed drop of any scheme's micro or macro F1 "
+                                                  "(and relations F1); default 0."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the report as JSON (schemas/score_report.schema.json)."),
+    markdown_out: Optional[Path] = typer.Option(None, "--markdown", help="Write the report as Markdown (CI summary, PR comment)."),
+    errors_out: Optional[Path] = typer.Option(None, "--errors", help="Write an HTML page of every error in its sentence."),
+    per_label: bool = typer.Option(True, "--per-label/--no-per-label", help="Print the per-label table."),
+) -> None:
+    """Score predictions against gold spans: P/R/F1 under four matching schemes, CIs, a CI gate.
+
+    Offsets are Python str indices (code points), end exclusive: [0,10) and [10,20) touch, they do
+    not overlap. Spans are matched one to one, whatever order they are listed in: same boundaries
+    and label first, then same boundaries, then largest overlap (same label first, then position);
+    a duplicate prediction is spurious. The schemes (SemEval-2013):\n
+      strict   same boundaries and label;  exact   same boundaries, any label;\n
+      partial  overlap, any label, half credit (P = (COR + 0.5 PAR) / ACT);  type   overlap, same label.\n
+    A wrong label on the right boundaries is INC in the overall row; per label it is charged to the
+    gold label's recall (COR/INC/PAR/MIS sum to POS) and to the predicted label's precision
+    (pred_correct/pred_incorrect/pred_partial/SPU sum to ACT), so per-label counts add up to overall.
+    Documents without a prediction count as empty (reported); unknown ids or a different text are errors.
+
+    Exit status: 0 ok, 1 a --fail-under/--max-drop threshold failed (one line each), 2 bad input.
+
+    Examples:\n
+      annotate score --gold corpus/gold/v0.1.0 --extractor rules\n
+      annotate score --gold corpus/gold/v0.1.0 --pred preds.jsonl --json score.json --errors errors.html\n
+      annotate score -g corpus/gold/v0.1.0 -c "python my_model.py" --fail-under strict.f1=0.60\n
+      annotate score -g gold.jsonl --spacy ./my_pipeline --label-map GPE=LOCATION,ORG=ACTOR\n
+      annotate score -g gold.jsonl -p new.jsonl --compare old.jsonl --by meta.outlet\n
+      annotate score -g gold.jsonl -p new.jsonl --baseline main.json --max-drop 0.02 --markdown summary.md
+    """
+    from rich import box
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from . import report as render
+    from .score import score as run_score
+
+    with Progress(SpinnerColumn(), TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True, disable=not err.is_terminal) as progress:
+        task = progress.add_task("documents", total=None)
+        result = run_score(
+            gold, pred, extractor=extractor, command=command_, spacy=spacy_, spans_key=spans_key, label_map=label_map,
+            compare=compare, compare_extractor=compare_extractor, bootstrap=bootstrap, seed=seed, by=by,
+            fail_under=fail_under, baseline=baseline, max_drop=max_drop, json_path=json_out,
+            markdown_path=markdown_out, errors_path=errors_out,
+            progress=lambda n: progress.advance(task, n))
+
+    docs = result["documents"]
+    out.print(f"gold {result['gold']['path']} · {render.source_name(result['prediction'])} · {docs['gold']} documents, "
+              f"{docs['gold_spans']} gold / {docs['predicted_spans']} predicted spans", markup=False)
+    if docs["missing_predictions"]:
+        err.print(f"warning: {docs['missing_predictions']} documents have no prediction and count as empty: "
+                  f"{', '.join(docs['missing_ids'])}{' …' if docs['missing_predictions'] > len(docs['missing_ids']) else ''}",
+                  markup=False)
+    if docs.get("labels_not_in_schema"):
+        err.print(f"warning: labels not in schemas/labels.json: {', '.join(docs['labels_not_in_schema'])}", markup=False)
+
+    def table(title: str, header, rows) -> Table:
+        t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        for i, h in enumerate(header):
+            t.add_column(h, justify="left" if i == 0 else "right", no_wrap=True)
+        for row in rows:
+            t.add_row(*row)
+        # a pipe or CI log is not a terminal: print the whole table rather than squeeze it into 80 columns
+        (out if out.is_terminal else Console(highlight=False, width=160)).print(t)
+
+    ci_note = f" (95% CI: {docs['bootstrap']['resamples']} resamples)" if docs["bootstrap"]["resamples"] else ""
+    table(f"Micro{ci_note}", render.MICRO_HEADER, render.micro_rows(result))
+    if per_label:
+        table("Per label", render.label_header(), render.label_rows(result))
+    if result.get("compare"):
+        table(f"Paired bootstrap vs {render.source_name(result['compare']['prediction'])}",
+              render.COMPARE_HEADER, render.compare_rows(result))
+    if result.get("slices"):
+        table("Slices", render.SLICE_HEADER, render.slice_rows(result))
+    for path, what in ((json_out, "report"), (markdown_out, "markdown"), (errors_out, "error page")):
+        if path:
+            err.print(f"wrote {what} {path}", markup=False)
+    gate = result.get("gate")
+    if gate:
+        for line in gate["failures"]:
+            out.print(f"FAIL {line}", markup=False)
+        if not gate["passed"]:
+            raise typer.Exit(1)
+        out.print(f"gate passed ({len(gate['checks'])} checks)", markup=False)
 
 
 if __name__ == "__main__":  # pragma: no cover
