@@ -190,7 +190,8 @@ _MD_BULLET = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+")
 _RELATED = re.compile(r"^(?:related(?: articles?| posts?| stories| story| coverage| content| news)?|read (?:more|also)"
                       r"|see also|also read)\s*[:\u2013\u2014-]\s*(.+)$", re.I)
 _BOILER = re.compile(r"^(?:posts? related|related(?: articles| posts| stories)?|read more|share(?: this(?: article)?)?"
-                     r"|advertisement|(?:\u00a9|\(c\)|copyright)\b.*)$", re.I)
+                     r"|advertisement|(?:\u00a9|\(c\)|copyright)\s*\u00a9?\s*(?:\d{4}|.{0,80}all rights reserved).{0,100})$",
+                     re.I)
 _URL_LABEL = re.compile(r"^(?:original (?:url|link|article|source)|source (?:url|link)|url|link)\s*:\s*(\S*)$", re.I)
 _URL_LINE = re.compile(r"^<?(https?://[^\s<>]+?)>?$")
 _REPUBLISHED = re.compile(r"^(?:this|the) (?:article|story|report|piece) (?:was|is) (?:originally |first )?"
@@ -275,11 +276,10 @@ def _take_boilerplate(lines: list[tuple[str, str]], art: Article) -> list[tuple[
         if m_rel:
             related.append(m_rel.group(1).strip())
         elif m_url:
-            if m_url.group(1):
-                art.url = art.url or _URL_LINE.match(m_url.group(1)).group(1) if _URL_LINE.match(m_url.group(1)) \
-                    else art.url
-            else:
-                want_url = True
+            inline = _URL_LINE.match(m_url.group(1))
+            if inline:
+                art.url = art.url or inline.group(1)
+            want_url = not m_url.group(1)
         elif m_rep:
             art.outlet = art.outlet or m_rep.group(1).strip()
         elif _URL_LINE.match(line):
@@ -544,7 +544,6 @@ def read_jsonl_records(where: str, raw: bytes) -> Iterator[Doc | Problem]:
         return
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
-    n = 0
     for lineno, line in enumerate(raw.split(b"\n"), 1):
         if not line.strip():
             continue
@@ -573,10 +572,7 @@ def read_jsonl_records(where: str, raw: bytes) -> Iterator[Doc | Problem]:
         for key in ("source_file", "raw_sha256", "text_sha256", "duplicate_of", "near_duplicates",
                     "format", "encoding"):
             given.pop(key, None)
-        n += 1
         yield Doc(text, _meta(where, line.rstrip(b"\r"), art, "jsonl", "utf-8", {**given, **extra}))
-    if n == 0 and raw.strip():
-        return
 
 
 # ---------------------------------------------------------------- 5. near duplicates
@@ -610,6 +606,17 @@ def jaccard(a, b) -> float:
     return inter / (len(a) + len(b) - inter)
 
 
+def lsh_params(threshold: float, num_perm: int = NUM_PERM, recall: float = 0.995) -> tuple[int, int]:
+    """LSH bands and rows: the most selective split that still proposes a pair of similarity
+    ``threshold`` with probability >= ``recall`` (higher similarities even more surely)."""
+    best = (num_perm, 1)
+    for rows in range(1, num_perm + 1):
+        bands = num_perm // rows
+        if 1 - (1 - threshold ** rows) ** bands >= recall:
+            best = (bands, rows)
+    return best
+
+
 class NearDuplicateIndex:
     """Find near duplicates as documents stream in: MinHash LSH proposes candidates among the
     earlier documents, exact Jaccard on word shingles decides. Keeps one signature per document;
@@ -621,7 +628,7 @@ class NearDuplicateIndex:
 
         self.threshold, self.fetch, self.k = threshold, fetch, k
         self._template = MinHash(num_perm=num_perm, seed=1, scheme="affine32")
-        self._lsh = MinHashLSH(threshold=max(0.05, 0.8 * threshold), num_perm=num_perm)
+        self._lsh = MinHashLSH(num_perm=num_perm, params=lsh_params(threshold, num_perm))
         self._MinHash = MinHash
 
     def add(self, key: str, text: str) -> list[tuple[str, float]]:
