@@ -289,7 +289,97 @@ def users_add(
               markup=False)
     err.print(f"passwords in {info['credentials_file']} (0600)", markup=False)
 
-# (push/pull commands go here)
+def _progress_bar(label: str):
+    """A rich progress bar and the (stage, done, total) callback that drives it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                   transient=True)
+    task = bar.add_task(label, total=None)
+
+    def update(stage: str, done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total or None)
+
+    return bar, update
+
+
+@command(DOCCANO)
+def push(
+    documents: Path = typer.Argument(..., help="documents.jsonl (from `annotate ingest`)."),
+    project: str = typer.Option(..., "--project", "-p", help="Project name; with annotators: one project 'NAME · annotator' each."),
+    annotators: Optional[str] = typer.Option(None, "--annotators", "-a",
+                                             help="Comma-separated annotator accounts (created on the local server if missing)."),
+    prelabel: Optional[str] = typer.Option(None, "--prelabel",
+                                           help="Pre-annotate with an extractor: 'rules' or module:function."),
+    chunk_size: int = typer.Option(1000, "--chunk-size", min=1, help="Documents per bulk import."),
+    state_dir: Optional[Path] = STATE_DIR_OPTION,
+) -> None:
+    """Create or update the Doccano project(s) and upload the documents not there yet (idempotent).
+
+    Each annotator gets their own project with the pre-annotations as editable spans, so labels stay
+    independent. A rerun uploads only what is missing; a document whose text changed is reported,
+    never overwritten.
+
+    Example:\n
+      annotate push --project idlib --annotators annotator1,annotator2 --prelabel rules corpus/documents.jsonl
+    """
+    from rich.table import Table
+
+    from .doccano import push as do_push
+
+    names = [a for a in (annotators or "").split(",") if a.strip()]
+    bar, update = _progress_bar("push")
+    with bar:
+        res = do_push(documents, project, names, prelabel, chunk_size=chunk_size, state_dir=state_dir,
+                      progress=update)
+    for change in res["setup_changes"]:
+        err.print(f"[dim]{change}[/]", highlight=False)
+    if res["users_created"]:
+        err.print(f"created accounts {', '.join(res['users_created'])} (passwords in the 0600 credentials file)",
+                  markup=False)
+    table = Table("Doccano project", "created", "skipped (present)", "changed", "failed", title=f"push → {res['server']}")
+    for name, s in res["projects"].items():
+        table.add_row(name, str(s["created"]), str(s["present"]), str(s["changed"]), str(s["failed"]))
+    table.add_row("[bold]total[/]", str(res["created"]), str(res["present"]), str(res["changed"]), str(res["failed"]))
+    out.print(table)
+    if prelabel:
+        out.print(f"pre-annotated spans in the documents uploaded now: {res['prelabels']}"
+                  + (f" ({res['prelabels_dropped_overlap']} overlapping ones dropped)"
+                     if res["prelabels_dropped_overlap"] else ""), markup=False)
+    for doc_id in res["changed_ids"]:
+        err.print(f"changed: {doc_id}: its text differs from the one in Doccano (not overwritten)", markup=False)
+    for failure in res["failures"]:
+        err.print(f"failed: {failure}", markup=False)
+    if res["failed"]:
+        raise typer.Exit(1)
+
+
+@command(DOCCANO)
+def pull(
+    project: str = typer.Option(..., "--project", "-p", help="Project name as given to push."),
+    out_dir: Path = typer.Option(Path("corpus/annotations"), "--out", "-o", help="Snapshots go to OUT/PROJECT/<UTC time>/."),
+    state_dir: Optional[Path] = STATE_DIR_OPTION,
+) -> None:
+    """Snapshot every annotator's labels (append-only): spans in code points, relations, confirmed, origin.
+
+    Example:\n
+      annotate pull --project idlib
+    """
+    from rich.table import Table
+
+    from .doccano import pull as do_pull
+
+    bar, update = _progress_bar("pull")
+    with bar:
+        res = do_pull(project, out_dir, state_dir=state_dir, progress=update)
+    table = Table("documents", "records", "spans", "kept pre-annotations", "added", "relations", "confirmed",
+                  title=f"pull ← {res['server']}: {', '.join(res['annotators'])}")
+    table.add_row(*(str(res[k]) for k in ("documents", "records", "spans", "prelabels_kept", "spans_added",
+                                          "relations", "confirmed")))
+    out.print(table)
+    for problem in res["problems"]:
+        err.print(f"problem: {problem}", markup=False)
+    out.print(f"snapshot {res['snapshot']}", markup=False)
 
 # ---------------------------------------------------------------- 3. Gold data
 # (agree, adjudicate, project-labels, lint, export, verify, import go here)

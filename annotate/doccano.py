@@ -1,0 +1,774 @@
+"""Push documents to Doccano and pull every annotator's labels back: the only module that talks to its API.
+
+Design (independent annotation with visible, editable pre-annotations): ``push --project NAME
+--annotators a,b`` makes one Doccano project per annotator, ``NAME · a`` and ``NAME · b``, each
+collaborative, with the annotator as its only ``annotator`` member. The admin imports the documents
+with the pre-annotations as spans it owns; inside ``NAME · a`` the annotator sees them, may keep,
+relabel or delete them, and adds their own. Annotators never see each other's work. Without
+``--annotators`` a single project ``NAME`` is made.
+
+Offsets: inside the tool, code points (Python ``str`` indices); Doccano's browser UI counts UTF-16
+code units. :class:`OffsetMap` converts at this boundary, both ways, and nowhere else.
+
+Push: documents go through Doccano's bulk import (upload + import task, polled; the task's own
+error list is read) in chunks, each line with the same keys ``text``, ``annotate`` (our id,
+text_sha256 and document meta, nested in one meta key), ``entities``, ``relations``. After every
+chunk the example count (and the importer's span count) is checked against what was sent; a
+mismatch (a retried or crashed import) triggers a reconciliation by our document id that deletes
+duplicates. A push journal in the state dir (``push-journal/``) records which documents each
+project holds, so a re-push only checks one count per project; and, per chunk, a span-id
+watermark (the id of a span created just after the import) that lets pull tell a kept
+pre-annotation (owned by the importer, id below the watermark) from a span added by the annotator,
+without one request per example.
+
+Pull: one export (zip via the celery worker) per project, the confirmed examples from one filtered
+listing, spans converted back to code points and validated, written as an append-only snapshot (see
+:mod:`annotate.pull`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import http.cookiejar
+import io
+import json
+import re
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Optional
+
+import requests
+
+from .errors import AnnotateError, InputError
+from .jsonl import dumps, iter_jsonl, write_json
+from .schema import LabelSchema, load_labels, schemas_dir
+
+META_KEY = "annotate"  # our fields, nested in ONE Doccano meta key (never id/text/label: they break export)
+SEPARATOR = " · "  # NAME · annotator
+CHUNK_SIZE = 1000  # documents per import (= Doccano's IMPORT_BATCH_SIZE: one database batch)
+PAGE = 500  # listing page size
+TASK_TIMEOUT = 1800.0
+WATERMARK_PROJECT = "annotate-internal · id watermark"
+ANNOTATOR_ROLE = "annotator"
+PROJECT_SETTINGS = {
+    "project_type": "SequenceLabeling",
+    "resourcetype": "SequenceLabelingProject",
+    "collaborative_annotation": True,
+    "use_relation": True,
+    "allow_overlapping": False,
+    "grapheme_mode": False,
+    "random_order": False,
+    "single_class_classification": False,
+    "allow_member_to_create_label_type": False,
+}
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+class DoccanoError(AnnotateError):
+    """Doccano could not be reached, or refused or failed a request."""
+
+    exit_code = 1
+
+
+# ------------------------------------------------------------------ offsets (the UTF-16 boundary)
+
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+
+
+class OffsetMap:
+    """Convert offsets in one text between code points (ours) and UTF-16 code units (Doccano's UI)."""
+
+    __slots__ = ("n", "_astral", "_u16")
+
+    def __init__(self, text: str) -> None:
+        self.n = len(text)
+        self._astral = [m.start() for m in _ASTRAL.finditer(text)]  # code-point index of each astral char
+        self._u16 = [cp + k for k, cp in enumerate(self._astral)]  # its UTF-16 index
+
+    @property
+    def u16_length(self) -> int:
+        return self.n + len(self._astral)
+
+    def to_u16(self, cp: int) -> int:
+        return cp + bisect.bisect_left(self._astral, cp) if self._astral else cp
+
+    def to_cp(self, u16: int) -> Optional[int]:
+        """The code point at a UTF-16 offset; None if it is outside the text or splits a surrogate pair."""
+        if not 0 <= u16 <= self.u16_length:
+            return None
+        if not self._astral:
+            return u16
+        before = bisect.bisect_right(self._u16, u16 - 2)  # astral chars that end at or before u16
+        cp = u16 - before
+        return cp if self.to_u16(cp) == u16 else None
+
+
+# ------------------------------------------------------------------ the HTTP session
+
+class Client:
+    """A small authenticated ``requests`` session on Doccano's ``/v1`` API (token auth, no cookies)."""
+
+    def __init__(self, url: str, *, username: str | None = None, password: str | None = None,
+                 token: str | None = None, timeout: float = 300.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        # Cookies would switch DRF to session auth, which demands CSRF tokens on writes: keep none.
+        self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        self.session.headers["Accept"] = "application/json"
+        if not token:
+            if not (username and password):
+                raise InputError("Doccano credentials missing: a token, or a user name and password")
+            token = self.call("POST", "auth/login/", json={"username": username, "password": password},
+                              auth=False, what=f"log in as {username!r}").json()["key"]
+        self.session.headers["Authorization"] = f"Token {token}"
+        self.username = username or self.get("me")["username"]
+
+    def call(self, method: str, path: str, *, ok: Iterable[int] = (200, 201, 204), auth: bool = True,
+             what: str | None = None, **kw: Any) -> requests.Response:
+        url = f"{self.url}/v1/{path}"
+        kw.setdefault("timeout", self.timeout)
+        try:
+            if auth:
+                resp = self.session.request(method, url, **kw)
+            else:
+                resp = requests.request(method, url, headers={"Accept": "application/json"}, **kw)
+        except requests.ConnectionError as e:
+            reason = "connection refused" if "refused" in str(e).lower() else "connection failed"
+            raise DoccanoError(f"cannot reach Doccano at {self.url} ({reason}) during {what or method + ' ' + path}",
+                               hint="check `annotate server status`, then rerun: finished work is kept") from None
+        except requests.Timeout:
+            raise DoccanoError(f"Doccano at {self.url} did not answer within {kw['timeout']:.0f} s "
+                               f"during {what or method + ' ' + path}") from None
+        except requests.RequestException as e:
+            raise DoccanoError(f"request to Doccano failed during {what or method + ' ' + path}: {e}") from None
+        if resp.status_code not in tuple(ok):
+            body = " ".join(resp.text.split())[:300]
+            if resp.status_code in (401, 403) and not auth:
+                raise DoccanoError(f"Doccano at {self.url} refused the credentials for {what}: {body}")
+            raise DoccanoError(f"Doccano {method} /v1/{path} failed: HTTP {resp.status_code}: {body}")
+        return resp
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.call("GET", path, params=params or None).json()
+
+    def post(self, path: str, data: Any = None, **kw: Any) -> Any:
+        resp = self.call("POST", path, json=data, **kw)
+        return resp.json() if resp.content else None
+
+    def patch(self, path: str, data: Any) -> Any:
+        return self.call("PATCH", path, json=data).json()
+
+    def delete(self, path: str, data: Any = None) -> None:
+        self.call("DELETE", path, json=data)
+
+    def pages(self, path: str, **params: Any) -> Iterator[dict]:
+        """Every item of a paginated listing, ``PAGE`` at a time."""
+        offset = 0
+        while True:
+            page = self.get(path, limit=PAGE, offset=offset, **params)
+            items = page["results"] if isinstance(page, dict) else page
+            yield from items
+            if not isinstance(page, dict) or not page.get("next") or not items:
+                return
+            offset += len(items)
+
+    def count(self, project_id: int) -> int:
+        return self.get(f"projects/{project_id}/examples", limit=1)["count"]
+
+    def wait_task(self, task_id: str, what: str, timeout: float = TASK_TIMEOUT) -> Any:
+        """Poll a celery task until it is ready; raise with the task's own error if it failed."""
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            status = self.get(f"tasks/status/{task_id}")
+            if status.get("ready"):
+                if status.get("error"):
+                    raise DoccanoError(f"Doccano task {what} failed: {status['error'].get('text', status['error'])}")
+                return status.get("result")
+            if time.monotonic() > deadline:
+                raise DoccanoError(f"Doccano task {what} did not finish within {timeout:.0f} s "
+                                   f"(is the celery worker running? see `annotate server status`)")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+
+
+def connect(connection: dict | None = None, state_dir: str | Path | None = None) -> tuple[Client, dict]:
+    """A logged-in :class:`Client` from ``connection`` (``server.connection_settings`` by default)."""
+    if connection is None:
+        from .server import connection_settings
+
+        connection = connection_settings(state_dir)
+    client = Client(connection["url"], username=connection.get("username"), password=connection.get("password"),
+                    token=connection.get("token"))
+    return client, connection
+
+
+# ------------------------------------------------------------------ projects, label types, members
+
+def project_names(name: str, annotators: Iterable[str]) -> dict[str, Optional[str]]:
+    """Doccano project name -> its annotator (None: the single project without annotators)."""
+    annotators = list(annotators)
+    if not annotators:
+        return {name: None}
+    return {f"{name}{SEPARATOR}{a}": a for a in annotators}
+
+
+def guideline_markdown(labels: LabelSchema) -> str:
+    """``schemas/guidelines.md`` if there is one, else a guideline generated from the label definitions."""
+    path = schemas_dir() / "guidelines.md"
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()  # the server trims it: compare like for like
+    lines = ["# Annotation guideline", "",
+             f"Label schema {labels.version}. Select a span, then press its key (or pick the label).", "",
+             "Pre-annotated spans come from an automatic extractor: keep the right ones, fix or delete the wrong ones, "
+             "add what is missing. Press the check mark when a document is done.", "", "## Span labels", ""]
+    for lab in labels.span_labels:
+        lines += [f"### {lab['name']} (key `{lab['key']}`)", "", lab["definition"], ""]
+    lines += ["## Relations", ""]
+    for rel in labels.relation_types:
+        lines += [f"### {rel['name']}: {' | '.join(rel['from'])} → {' | '.join(rel['to'])}", "", rel["definition"], ""]
+    return "\n".join(lines).strip()
+
+
+def _find_project(client: Client, name: str) -> Optional[dict]:
+    for p in client.pages("projects", q=name):
+        if p["name"] == name:
+            return p
+    return None
+
+
+def list_projects(client: Client) -> list[dict]:
+    return list(client.pages("projects"))
+
+
+def ensure_project(client: Client, name: str, labels: LabelSchema, guideline: str) -> tuple[dict, list[str]]:
+    """Create the project, or bring its settings and label types in line with ``schemas/``; list the changes."""
+    wanted = {**PROJECT_SETTINGS, "guideline": guideline,
+              "description": f"annotate: span labels and relations of schemas/labels.json {labels.version}"}
+    changes: list[str] = []
+    project = _find_project(client, name)
+    if project is None:
+        project = client.post("projects", {"name": name, "tags": [], **wanted})
+        changes.append(f"created project {name!r}")
+    else:
+        diff = {k: v for k, v in wanted.items() if k not in ("resourcetype", "project_type") and project.get(k) != v}
+        if diff:
+            project = client.patch(f"projects/{project['id']}", {"resourcetype": wanted["resourcetype"], **diff})
+            changes.append(f"updated {', '.join(sorted(diff))} of {name!r}")
+    pid = project["id"]
+    changes += _ensure_types(client, pid, "span-types", [
+        {"text": s["name"], "suffix_key": s["key"], "prefix_key": None, "background_color": s["color"],
+         "text_color": "#ffffff"} for s in labels.span_labels], name)
+    changes += _ensure_types(client, pid, "relation-types", [
+        {"text": r["name"], "suffix_key": r["key"], "prefix_key": None, "background_color": r["color"],
+         "text_color": "#ffffff"} for r in labels.relation_types], name)
+    return project, changes
+
+
+def _ensure_types(client: Client, pid: int, kind: str, wanted: list[dict], pname: str) -> list[str]:
+    present = {t["text"]: t for t in client.get(f"projects/{pid}/{kind}")}
+    changes = []
+    for spec in wanted:
+        have = present.get(spec["text"])
+        if have is None:
+            client.post(f"projects/{pid}/{kind}", spec)
+            changes.append(f"added {kind[:-1]} {spec['text']} to {pname!r}")
+        elif any(have.get(k) != v for k, v in spec.items()):
+            client.patch(f"projects/{pid}/{kind}/{have['id']}", spec)
+            changes.append(f"updated {kind[:-1]} {spec['text']} in {pname!r}")
+    return changes
+
+
+def ensure_member(client: Client, pid: int, username: str, role: str, users: dict[str, int],
+                  roles: dict[str, int]) -> list[str]:
+    members = {m["username"]: m for m in client.get(f"projects/{pid}/members")}
+    have = members.get(username)
+    if have is None:
+        client.post(f"projects/{pid}/members", {"user": users[username], "role": roles[role]})
+        return [f"added {username} as {role}"]
+    if have["rolename"] != role and have["rolename"] != "project_admin":
+        client.patch(f"projects/{pid}/members/{have['id']}", {"user": users[username], "role": roles[role]})
+        return [f"made {username} {role}"]
+    return []
+
+
+def _ensure_users(client: Client, connection: dict, names: list[str], create: bool) -> tuple[dict[str, int], list[str]]:
+    users = {u["username"]: u["id"] for u in client.get("users")}
+    missing = [n for n in names if n not in users]
+    created: list[str] = []
+    if missing:
+        if not (create and connection.get("local")):
+            raise InputError(f"no Doccano account {', '.join(missing)} on {client.url}",
+                             hint=f"create it: `annotate users add {' '.join(missing)}` (local server) "
+                                  "or in the Doccano admin page")
+        from .server import add_users
+
+        created = add_users(missing, connection.get("state_dir"))["created"]
+        users = {u["username"]: u["id"] for u in client.get("users")}
+    return users, created
+
+
+# ------------------------------------------------------------------ the push journal
+
+def journal_dir(connection: dict) -> Path:
+    from .server import state_path
+
+    key = hashlib.sha256(connection["url"].encode()).hexdigest()[:12]
+    return Path(connection.get("state_dir") or state_path()) / "push-journal" / key
+
+
+@dataclass
+class Journal:
+    """What one Doccano project holds of ours: doc id -> [text_sha256, example id or None, watermark or None].
+
+    A watermark is the id of a span created right after the document's import: the importer's
+    spans on that example have smaller ids, anything an annotator adds has a larger one.
+    """
+
+    path: Path
+    project_id: int
+    name: str
+    docs: dict
+
+    @classmethod
+    def load(cls, path: Path, project_id: int, name: str) -> "Journal":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("project_id") == project_id and data.get("name") == name:
+                return cls(path, project_id, name, data["docs"])
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            pass
+        return cls(path, project_id, name, {})
+
+    def save(self) -> None:
+        write_json(self.path, {"project_id": self.project_id, "name": self.name, "docs": self.docs})
+
+
+def _journal_for(connection: dict, project: dict) -> Journal:
+    return Journal.load(journal_dir(connection) / f"project-{project['id']}.json", project["id"], project["name"])
+
+
+# ------------------------------------------------------------------ reading documents
+
+@dataclass
+class Doc:
+    id: str
+    sha: str
+    line: int
+
+
+def _scan_documents(path: Path) -> list[Doc]:
+    """Check every document line cheaply (id, text, meta.text_sha256 matching the text, unique ids)."""
+    docs: list[Doc] = []
+    seen: dict[str, int] = {}
+    for lineno, rec in iter_jsonl(path):
+        if not isinstance(rec, dict) or not isinstance(rec.get("id"), str) or not rec["id"]:
+            raise InputError.at(path, lineno, "a document needs a string id")
+        if not isinstance(rec.get("text"), str) or not rec["text"]:
+            raise InputError.at(path, lineno, f"document {rec['id']!r} has no text")
+        meta = rec.get("meta")
+        sha = meta.get("text_sha256") if isinstance(meta, dict) else None
+        if sha != hashlib.sha256(rec["text"].encode("utf-8")).hexdigest():
+            raise InputError.at(path, lineno, f"document {rec['id']!r}: meta.text_sha256 does not match its text")
+        if rec["id"] in seen:
+            raise InputError.at(path, lineno, f"duplicate document id {rec['id']!r} (first on line {seen[rec['id']]})")
+        seen[rec["id"]] = lineno
+        docs.append(Doc(rec["id"], sha, lineno))
+    if not docs:
+        raise InputError.at(path, None, "no documents")
+    return docs
+
+
+def import_line(record: dict, spans: list[dict]) -> str:
+    """One line of the import file: always the same four keys; offsets in UTF-16."""
+    text = record["text"]
+    omap = OffsetMap(text)
+    entities = [{"id": i, "start_offset": omap.to_u16(s["start"]), "end_offset": omap.to_u16(s["end"]),
+                 "label": s["label"]} for i, s in enumerate(spans)]
+    meta = {"id": record["id"], **(record.get("meta") or {})}
+    return dumps({"text": text, META_KEY: meta, "entities": entities, "relations": []})
+
+
+def _drop_overlaps(spans: list[dict]) -> tuple[list[dict], int]:
+    """Keep the first of overlapping spans (sorted by start), as Doccano's import would silently do."""
+    kept, last_end = [], -1
+    for s in spans:
+        if s["start"] >= last_end:
+            kept.append(s)
+            last_end = s["end"]
+    return kept, len(spans) - len(kept)
+
+
+# ------------------------------------------------------------------ push
+
+@dataclass
+class _Target:
+    name: str
+    annotator: Optional[str]
+    project: dict
+    journal: Journal
+    missing: set
+    buffer: list  # (doc id, sha, line, n spans)
+    task: Optional[str] = None
+    upload_ids: tuple = ()
+
+
+def push(documents: str | Path, project: str, annotators: Iterable[str] = (), prelabel: str | None = None, *,
+         chunk_size: int = CHUNK_SIZE, create_users: bool = True, connection: dict | None = None,
+         state_dir: str | Path | None = None, progress: Progress | None = None) -> dict:
+    """Create or update the project(s) and upload the documents that are not there yet.
+
+    Returns ``{"projects": {name: {"project_id", "annotator", "created", "present", "changed",
+    "failed"}}, "created", "present", "changed", "failed", "changed_ids", "failures",
+    "setup_changes", "users_created", "prelabels", "prelabels_dropped_overlap"}``.
+    """
+    path = Path(documents)
+    annotators = [a.strip() for a in annotators if a and a.strip()]
+    if len(set(annotators)) != len(annotators):
+        raise InputError("--annotators: a name is listed twice")
+    if not project.strip() or SEPARATOR.strip() in project:
+        raise InputError(f"project name {project!r}: must be non-empty and must not contain {SEPARATOR.strip()!r}")
+    if chunk_size < 1:
+        raise InputError("chunk size must be at least 1")
+    docs = _scan_documents(path)
+    extract = None
+    if prelabel:
+        from .extractors import load_extractor
+
+        extract = load_extractor(prelabel)
+    labels = load_labels()
+    client, connection = connect(connection, state_dir)
+    users, users_created = _ensure_users(client, connection, annotators, create_users)
+    roles = {r["name"]: r["id"] for r in client.get("roles")}
+    guideline = guideline_markdown(labels)
+
+    setup_changes: list[str] = []
+    targets: list[_Target] = []
+    by_id = {d.id: d for d in docs}
+    for name, annotator in project_names(project, annotators).items():
+        proj, changes = ensure_project(client, name, labels, guideline)
+        setup_changes += changes
+        if annotator:
+            setup_changes += [f"{c} in {name!r}" for c in
+                              ensure_member(client, proj["id"], annotator, ANNOTATOR_ROLE, users, roles)]
+        journal = _journal_for(connection, proj)
+        if client.count(proj["id"]) != len(journal.docs):
+            _reconcile_all(client, proj, journal)
+        targets.append(_Target(name, annotator, proj, journal, set(), []))
+
+    summary = {n.name: {"project_id": n.project["id"], "annotator": n.annotator, "created": 0, "present": 0,
+                        "changed": 0, "failed": 0} for n in targets}
+    changed_ids: set[str] = set()
+    for t in targets:
+        for d in docs:
+            have = t.journal.docs.get(d.id)
+            if have is None:
+                t.missing.add(d.id)
+            elif have[0] != d.sha:
+                summary[t.name]["changed"] += 1
+                changed_ids.add(d.id)
+            else:
+                summary[t.name]["present"] += 1
+    todo = {i for t in targets for i in t.missing}
+    failures: list[str] = []
+    stats = {"prelabels": 0, "dropped": 0}
+    total = sum(len(t.missing) for t in targets)
+    done = 0
+    if progress:
+        progress("push", 0, total)
+    if todo:
+        for lineno, rec in iter_jsonl(path):
+            if rec["id"] not in todo:
+                continue
+            spans: list[dict] = []
+            if extract is not None:
+                spans = _prelabels(extract, rec, labels, path, lineno, stats)
+            line = import_line(rec, spans)
+            for t in targets:
+                if rec["id"] in t.missing:
+                    t.buffer.append((rec["id"], by_id[rec["id"]].sha, line, len(spans)))
+            if any(len(t.buffer) >= chunk_size for t in targets):
+                done += _flush(client, targets, summary, failures)
+                if progress:
+                    progress("push", done, total)
+        done += _flush(client, targets, summary, failures)
+        if progress:
+            progress("push", done, total)
+    totals = {k: sum(s[k] for s in summary.values()) for k in ("created", "present", "changed", "failed")}
+    return {"projects": summary, **totals, "changed_ids": sorted(changed_ids), "failures": failures,
+            "setup_changes": setup_changes, "users_created": users_created, "documents": len(docs),
+            "prelabels": stats["prelabels"], "prelabels_dropped_overlap": stats["dropped"], "server": client.url}
+
+
+def _prelabels(extract, rec: dict, labels: LabelSchema, path: Path, lineno: int, stats: dict) -> list[dict]:
+    from .extractors import normalize_spans
+
+    spans = normalize_spans(extract(rec["text"]), rec["text"], where=f"{path}:{lineno}: prelabel of {rec['id']!r}")
+    known = set(labels.labels)
+    for s in spans:
+        if s["label"] not in known:
+            raise InputError.at(path, lineno, f"prelabel of {rec['id']!r}: label {s['label']!r} is not in the schema")
+    spans, dropped = _drop_overlaps(spans)
+    stats["prelabels"] += len(spans)
+    stats["dropped"] += dropped
+    return spans
+
+
+def _flush(client: Client, targets: list[_Target], summary: dict, failures: list[str]) -> int:
+    """Import every non-empty buffer (all tasks queued first, so the worker never idles), then check each."""
+    active = [t for t in targets if t.buffer]
+    before = {}
+    for t in active:
+        pid = t.project["id"]
+        before[t.name] = (len(t.journal.docs), _importer_spans(client, pid))
+        body = "".join(line + "\n" for _, _, line, _ in t.buffer).encode("utf-8")
+        upload_id = client.call("POST", "fp/process/", files={"filepond": ("documents.jsonl", body,
+                                                                            "application/octet-stream")},
+                                headers={"Accept": "*/*"}, what="upload").text.strip()
+        t.task = client.post(f"projects/{pid}/upload", {
+            "uploadIds": [upload_id], "format": "JSONL", "task": "RelationExtraction",
+            "column_data": "text", "column_label": "label", "encoding": "utf_8"})["task_id"]
+    n_done = 0
+    for t in active:
+        pid = t.project["id"]
+        result = client.wait_task(t.task, f"import into {t.name!r}")
+        errors = [f"{t.name}: {e.get('filename', '')}:{e.get('line', '')}: {e.get('message', e)}"
+                  for e in (result or {}).get("error", [])]
+        failures += errors
+        n_before, spans_before = before[t.name]
+        expected_spans = sum(n for _, _, _, n in t.buffer)
+        clean = (not errors and client.count(pid) == n_before + len(t.buffer)
+                 and _importer_spans(client, pid) - spans_before == expected_spans)
+        watermark = _watermark(client)
+        if clean:
+            for doc_id, sha, _, _ in t.buffer:
+                t.journal.docs[doc_id] = [sha, None, watermark]
+            summary[t.name]["created"] += len(t.buffer)
+        else:
+            expected = {doc_id: n for doc_id, _, _, n in t.buffer}
+            ok = _reconcile_chunk(client, t.project, t.journal, expected, watermark, failures)
+            summary[t.name]["created"] += ok
+            summary[t.name]["failed"] += len(t.buffer) - ok
+        t.journal.save()
+        for doc_id, _, _, _ in t.buffer:
+            t.missing.discard(doc_id)
+        n_done += len(t.buffer)
+        t.buffer = []
+    return n_done
+
+
+def _importer_spans(client: Client, pid: int) -> int:
+    dist = client.get(f"projects/{pid}/metrics/span-distribution")
+    return sum((dist.get(client.username) or {}).values())
+
+
+def _watermark(client: Client) -> int:
+    """The id of a span created now (then deleted) in a small admin-only project: every span created
+    before has a smaller id, every span created after a larger one."""
+    wp = _find_project(client, WATERMARK_PROJECT)
+    if wp is None:
+        wp = client.post("projects", {"name": WATERMARK_PROJECT, "tags": [], **PROJECT_SETTINGS,
+                                      "guideline": "", "description": "internal to `annotate push`: do not label"})
+    pid = wp["id"]
+    types = client.get(f"projects/{pid}/span-types")
+    tid = types[0]["id"] if types else client.post(f"projects/{pid}/span-types", {"text": "W"})["id"]
+    examples = client.get(f"projects/{pid}/examples", limit=1)["results"]
+    eid = examples[0]["id"] if examples else client.post(f"projects/{pid}/examples",
+                                                         {"text": "watermark", "meta": {}})["id"]
+    client.delete(f"projects/{pid}/examples/{eid}/spans")
+    span = client.post(f"projects/{pid}/examples/{eid}/spans", {"start_offset": 0, "end_offset": 1, "label": tid})
+    client.delete(f"projects/{pid}/examples/{eid}/spans")
+    return span["id"]
+
+
+def _examples_by_doc(client: Client, pid: int) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = {}
+    for ex in client.pages(f"projects/{pid}/examples"):
+        doc_id = (ex.get("meta") or {}).get(META_KEY, {}).get("id")
+        if doc_id is not None:
+            found.setdefault(doc_id, []).append(ex)
+    return found
+
+
+def _reconcile_chunk(client: Client, project: dict, journal: Journal, expected: dict[str, int], watermark: int,
+                     failures: list[str]) -> int:
+    """After an import that did not add exactly what was sent: keep one complete example per document,
+    delete duplicates and incomplete ones (the next push uploads those again). Returns how many are good."""
+    pid = project["id"]
+    found = _examples_by_doc(client, pid)
+    good, delete = 0, []
+    for doc_id, n_spans in expected.items():
+        exs = sorted(found.get(doc_id, []), key=lambda e: e["id"])
+        keep = None
+        for ex in exs:
+            spans = client.get(f"projects/{pid}/examples/{ex['id']}/spans")
+            others = [s for s in spans if s["user"] != _user_id(client)]
+            if keep is None and len(spans) - len(others) == n_spans:
+                keep = ex
+            elif not others:
+                delete.append(ex["id"])
+            elif keep is None:
+                keep = ex
+        if keep is None:
+            failures.append(f"{project['name']}: {doc_id}: not imported (rerun push to retry)")
+            continue
+        sha = ((keep.get("meta") or {}).get(META_KEY) or {}).get("text_sha256")
+        journal.docs[doc_id] = [sha, keep["id"], watermark]
+        good += 1
+    if delete:
+        client.delete(f"projects/{pid}/examples", {"ids": delete})
+    return good
+
+
+_USER_IDS: dict[tuple[str, str], int] = {}
+
+
+def _user_id(client: Client) -> int:
+    key = (client.url, client.username)
+    if key not in _USER_IDS:
+        _USER_IDS[key] = client.get("me")["id"]
+    return _USER_IDS[key]
+
+
+def _reconcile_all(client: Client, project: dict, journal: Journal) -> None:
+    """Rebuild a project's journal from the server (the journal is missing or the counts disagree):
+    one entry per document; extra copies of a document that nobody labelled are deleted."""
+    pid = project["id"]
+    found = _examples_by_doc(client, pid)
+    docs, delete = {}, []
+    me = _user_id(client)
+    for doc_id, exs in found.items():
+        exs = sorted(exs, key=lambda e: e["id"])
+        keep = exs[0]
+        for ex in exs[1:]:
+            others = [s for s in client.get(f"projects/{pid}/examples/{ex['id']}/spans") if s["user"] != me]
+            (delete if not others else []).append(ex["id"])
+        old = journal.docs.get(doc_id)
+        sha = ((keep.get("meta") or {}).get(META_KEY) or {}).get("text_sha256")
+        watermark = old[2] if old and old[1] in (None, keep["id"]) else None
+        docs[doc_id] = [sha, keep["id"], watermark]
+    if delete:
+        client.delete(f"projects/{pid}/examples", {"ids": delete})
+    journal.docs = docs
+    journal.save()
+
+
+# ------------------------------------------------------------------ pull (reading the server)
+
+def start_exports(client: Client, projects: list[dict]) -> dict[int, str]:
+    """Queue one export per project (the worker runs them back to back)."""
+    return {p["id"]: client.post(f"projects/{p['id']}/download", {"format": "JSONL", "exportApproved": False})["task_id"]
+            for p in projects}
+
+
+def read_export(client: Client, project: dict, task_id: str) -> list[dict]:
+    client.wait_task(task_id, f"export of {project['name']!r}")
+    resp = client.call("GET", f"projects/{project['id']}/download", params={"taskId": task_id},
+                       what=f"download of {project['name']!r}")
+    out = []
+    try:
+        with zipfile.ZipFile(io.BytesIO(resp.content)) as zf:
+            for member in zf.namelist():
+                for raw in zf.read(member).decode("utf-8").splitlines():
+                    if raw.strip():
+                        out.append(json.loads(raw))
+    except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DoccanoError(f"the export of {project['name']!r} is not a readable zip of JSONL: {e}") from None
+    return out
+
+
+def confirmed_examples(client: Client, pid: int) -> set[int]:
+    """Ids of the examples confirmed (marked done) in a collaborative project."""
+    if not client.get(f"projects/{pid}/metrics/progress").get("complete"):
+        return set()
+    return {ex["id"] for ex in client.pages(f"projects/{pid}/examples", confirmed="true")}
+
+
+def span_owners(client: Client, pid: int, example_ids: Iterable[int]) -> dict[int, int]:
+    """Span id -> owner's user id, one request per example: the exact path, used where the journal can't tell."""
+    owners = {}
+    for eid in example_ids:
+        for s in client.get(f"projects/{pid}/examples/{eid}/spans"):
+            owners[s["id"]] = s["user"]
+    return owners
+
+
+def read_project(client: Client, connection: dict, project: dict, annotator: Optional[str], task_id: str,
+                 usernames: dict[int, str], problems: list[str]) -> list[dict]:
+    """Every example of one project as snapshot records (code points, validated, with span origins).
+
+    A span is a kept pre-annotation (``prelabel``) if the importer owns it, else ``annotator``. The
+    owner comes from the push journal's watermark (no request per example); documents the journal
+    does not know are asked one by one; and if the importer's span count on the server disagrees with
+    the watermarks' verdict (someone else edited), every example is asked.
+    """
+    from .pull import build_record
+
+    pid = project["id"]
+    lines = read_export(client, project, task_id)
+    confirmed = confirmed_examples(client, pid)
+    journal = _journal_for(connection, project)
+    me = _user_id(client)
+    who = annotator or client.username
+    importer_total = sum((client.get(f"projects/{pid}/metrics/span-distribution").get(client.username) or {}).values())
+    watermarks: dict[int, int] = {}
+    unknown: list[int] = []
+    for line in lines:
+        entry = journal.docs.get((line.get(META_KEY) or {}).get("id"))
+        if entry and entry[2] is not None and entry[1] in (None, line["id"]):
+            watermarks[line["id"]] = entry[2]
+        elif line.get("entities"):
+            unknown.append(line["id"])
+    owners = span_owners(client, pid, unknown)
+    n_importer = sum(1 for line in lines if line["id"] in watermarks
+                     for s in line.get("entities") or [] if s["id"] < watermarks[line["id"]])
+    n_importer += sum(1 for user in owners.values() if user == me)
+    if n_importer != importer_total:  # the watermarks can't be trusted here: ask the server for every example
+        watermarks = {}
+        owners = span_owners(client, pid, [line["id"] for line in lines if line.get("entities")])
+
+    def owner(span_id: int, example_id: int) -> str:
+        if example_id in watermarks:
+            return client.username if span_id < watermarks[example_id] else who
+        return usernames.get(owners.get(span_id), str(owners.get(span_id)))
+
+    records = []
+    for line in lines:
+        rec = build_record(line, annotator=who, project_id=pid, confirmed=line["id"] in confirmed,
+                           owner=owner, importer=client.username, project_name=project["name"], problems=problems)
+        if rec is not None:
+            records.append(rec)
+    return records
+
+
+def pull(project: str, out_root: str | Path = "corpus/annotations", *, connection: dict | None = None,
+         state_dir: str | Path | None = None, progress: Progress | None = None) -> dict:
+    """Write an append-only snapshot of every annotator's labels of ``project`` (see :mod:`annotate.pull`)."""
+    from .pull import write_snapshot
+
+    client, connection = connect(connection, state_dir)
+    projects = [p for p in list_projects(client)
+                if p["name"] == project or p["name"].startswith(project + SEPARATOR)]
+    if not projects:
+        raise InputError(f"no Doccano project {project!r} (nor {project + SEPARATOR}<annotator>) on {client.url}",
+                         hint="push first: annotate push --project NAME corpus/documents.jsonl")
+    projects.sort(key=lambda p: p["name"])
+    usernames = {u["id"]: u["username"] for u in client.get("users")}
+    tasks = start_exports(client, projects)
+    problems: list[str] = []
+    records: list[dict] = []
+    annotators: dict[str, int] = {}
+    if progress:
+        progress("pull", 0, len(projects))
+    for i, p in enumerate(projects, 1):
+        annotator = p["name"][len(project + SEPARATOR):] if p["name"] != project else None
+        records += read_project(client, connection, p, annotator, tasks[p["id"]], usernames, problems)
+        annotators[annotator or client.username] = p["id"]
+        if progress:
+            progress("pull", i, len(projects))
+    return write_snapshot(Path(out_root), project, records, problems=problems, server=client.url,
+                          annotators=annotators)
