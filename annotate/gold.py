@@ -213,3 +213,115 @@ def project_labels(documents: str | Path, gold: str | Path, *, out: str | Path |
             "review_spans": sum(p["review"] for p in pairs),
             "out": str(out) if out is not None else None,
             "review_out": str(review_out) if review_out is not None else None}
+
+
+# ---------------------------------------------------------------------------------- snapshots
+
+def snapshot_body(snapshot: str | Path) -> Path:
+    """The annotations.jsonl of a pull snapshot (the folder, or the file itself)."""
+    p = Path(snapshot)
+    body = p / "annotations.jsonl" if p.is_dir() else p
+    if not body.is_file():
+        raise InputError.at(snapshot, None, "not a snapshot: no annotations.jsonl")
+    return body
+
+
+def _check_snapshot_line(line: Any, text: str, labels: LabelSchema) -> str | None:
+    errs = schema_errors(line, "snapshot.schema.json")
+    if errs:
+        return errs[0]
+    known = set(labels.labels)
+    ids = set()
+    for s in line["spans"]:
+        if not 0 <= s["start"] < s["end"] <= len(text):
+            return f"span {s['id']} ({s['start']}-{s['end']}) lies outside the text ({len(text)} characters) or is empty"
+        if s["label"] not in known:
+            return f"span {s['id']} has label {s['label']!r}, not in the schema ({', '.join(labels.labels)})"
+        if s["id"] in ids:
+            return f"duplicate span id {s['id']}"
+        ids.add(s["id"])
+    for r in line["relations"]:
+        if r["from"] not in ids or r["to"] not in ids:
+            return f"relation {r['id']} refers to a span id that is not in this line"
+        if labels.relation(r["label"]) is None:
+            return f"relation {r['id']} has label {r['label']!r}, not in the schema ({', '.join(labels.relations)})"
+    return None
+
+
+def iter_snapshot(snapshot: str | Path, documents: str | Path | None = None, *, confirmed_only: bool = True,
+                  labels: LabelSchema | None = None, stats: dict | None = None) -> Iterator[dict]:
+    """Yield one ``{"id", "text", "by": {annotator: line}}`` per document of a pull snapshot, streaming.
+
+    The snapshot body is sorted by document id then annotator (snapshot.schema.json), so lines are
+    grouped as they come. The text comes from the line (``text``) or from ``documents``, and must
+    hash to the line's ``text_sha256``. With ``confirmed_only`` (INCEpTION's default: only finished
+    documents count) unconfirmed lines are left out and counted in ``stats``.
+    """
+    import hashlib
+
+    labels = labels or load_labels()
+    body = snapshot_body(snapshot)
+    texts: dict[str, dict] = {}
+    need = set()
+    for _, line in iter_jsonl(body):
+        if isinstance(line, dict) and "text" not in line and isinstance(line.get("id"), str):
+            need.add(line["id"])
+    if need:
+        if documents is None or not Path(documents).is_file():
+            raise InputError.at(body, None, "snapshot lines carry no text: give the documents file (--documents)")
+        texts = read_documents(documents, need)
+    stats = stats if stats is not None else {}
+    stats.update(lines=0, unconfirmed_lines=0, unconfirmed_spans=0, unconfirmed_relations=0, documents=0)
+    current: dict | None = None
+    done: set[str] = set()
+    for lineno, line in iter_jsonl(body):
+        doc_id = line.get("id") if isinstance(line, dict) else None
+        if not isinstance(doc_id, str):
+            raise InputError.at(body, lineno, "not a snapshot line (no string id)")
+        text = line.get("text")
+        if text is None:
+            if doc_id not in texts:
+                raise InputError.at(body, lineno, f"document {doc_id!r} is not in {documents}")
+            text = texts[doc_id]["text"]
+        problem = _check_snapshot_line(line, text, labels)
+        if problem:
+            raise InputError.at(body, lineno, f"{doc_id}: {problem}")
+        if hashlib.sha256(text.encode("utf-8")).hexdigest() != line["text_sha256"]:
+            raise InputError.at(body, lineno, f"{doc_id}: text_sha256 does not match the document text "
+                                "(the text in Doccano differs from ours: offsets would be wrong)")
+        stats["lines"] += 1
+        if current is None or current["id"] != doc_id:
+            if doc_id in done:
+                raise InputError.at(body, lineno, f"document {doc_id!r} appears again after other documents "
+                                    "(a snapshot is sorted by document id, then annotator)")
+            if current is not None:
+                done.add(current["id"])
+                if current["by"]:
+                    yield current
+            current = {"id": doc_id, "text": text, "by": {}}
+            seen: set[str] = set()
+        if line["annotator"] in seen:
+            raise InputError.at(body, lineno, f"{doc_id}: annotator {line['annotator']!r} appears twice")
+        seen.add(line["annotator"])
+        if confirmed_only and not line["confirmed"]:
+            stats["unconfirmed_lines"] += 1
+            stats["unconfirmed_spans"] += len(line["spans"])
+            stats["unconfirmed_relations"] += len(line["relations"])
+            continue
+        current["by"][line["annotator"]] = line
+    if current is not None and current["by"]:
+        yield current
+
+
+def overlap_regions(spans: Iterable[dict]) -> list[list[dict]]:
+    """Group spans into connected regions of overlapping character ranges (sorted by start)."""
+    regions: list[list[dict]] = []
+    end = -1
+    for s in sorted(spans, key=lambda s: (s["start"], s["end"])):
+        if regions and s["start"] < end:
+            regions[-1].append(s)
+            end = max(end, s["end"])
+        else:
+            regions.append([s])
+            end = s["end"]
+    return regions

@@ -1,0 +1,217 @@
+"""Inter-annotator agreement on a pull snapshot (``annotate agree``), INCEpTION-style: pairwise, per label.
+
+For every pair of annotators, over the documents both annotated (confirmed ones by default):
+
+* **strict F1**: spans match when start, end and label are identical. F1 = 2·|A∩B| / (|A|+|B|),
+  symmetric, so it does not matter which annotator plays "gold".
+* **overlap F1**: a span of A is matched when B has a span of the same label overlapping it by at
+  least one character (and vice versa); P = matched B / |B|, R = matched A / |A|, F1 = 2PR/(P+R).
+* **Cohen's kappa on tokens**: texts are tokenized with spaCy's blank English tokenizer;
+  whitespace tokens are left out (they would inflate agreement on O). A token's label is the label
+  of the span overlapping it, or ``O``. Where an annotator's spans overlap (nested or crossing),
+  the token takes the label of the outermost span: the one starting first, then the longest
+  (then alphabetical label); such tokens are counted in ``tokens_in_overlaps``. kappa =
+  (p_o − p_e) / (1 − p_e) with p_e from each annotator's own label distribution; per label it is
+  the binary kappa "this label vs anything else". Undefined (p_e = 1) is reported as null.
+* **relations**: strict F1 on (head span, tail span, label), spans compared by (start, end, label).
+
+``overall`` averages each figure over the pairs (macro); per-label averages skip pairs where the
+figure is undefined. The disagreement list gives each overlapping region where the annotators'
+spans differ: document, text, and who said what.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+from .gold import iter_snapshot, overlap_regions, span_key
+from .jsonl import write_json
+from .schema import load_labels
+
+O = "O"
+
+
+def _f1(tp: int, n_a: int, n_b: int) -> float | None:
+    return None if n_a + n_b == 0 else 2 * tp / (n_a + n_b)
+
+
+def _overlap_f1(a: list[tuple], b: list[tuple]) -> tuple[float | None, int, int]:
+    """Overlap F1 between two lists of (start, end) of one label; also matched counts."""
+    if not a and not b:
+        return None, 0, 0
+    matched_a = sum(1 for s in a if any(x < s[1] and s[0] < y for x, y in b))
+    matched_b = sum(1 for s in b if any(x < s[1] and s[0] < y for x, y in a))
+    p = matched_b / len(b) if b else 0.0
+    r = matched_a / len(a) if a else 0.0
+    return (0.0 if p + r == 0 else 2 * p * r / (p + r)), matched_a, matched_b
+
+
+def kappa(x: list[str], y: list[str]) -> float | None:
+    """Cohen's kappa of two equally long label sequences (None when undefined: p_e = 1)."""
+    n = len(x)
+    if n == 0:
+        return None
+    po = sum(1 for a, b in zip(x, y) if a == b) / n
+    cx, cy = Counter(x), Counter(y)
+    pe = sum(cx[k] * cy.get(k, 0) for k in cx) / (n * n)
+    if pe >= 1.0:
+        return None
+    return (po - pe) / (1 - pe)
+
+
+def token_labels(tokens: list[tuple[int, int]], spans: list[dict]) -> tuple[list[str], int]:
+    """The label of each token (outermost overlapping span, else O) and how many tokens had a choice."""
+    labels = [O] * len(tokens)
+    chosen: list[tuple | None] = [None] * len(tokens)
+    conflicted = set()
+    starts = [t[0] for t in tokens]
+    ends = [t[1] for t in tokens]
+    for s in spans:
+        rank = (s["start"], -s["end"], s["label"])
+        lo = bisect_right(ends, s["start"])          # first token ending after the span start
+        hi = bisect_left(starts, s["end"])           # tokens starting before the span end
+        for i in range(lo, hi):
+            if chosen[i] is None or rank < chosen[i]:
+                if chosen[i] is not None and chosen[i][2] != s["label"]:
+                    conflicted.add(i)
+                chosen[i] = rank
+                labels[i] = s["label"]
+            elif chosen[i][2] != s["label"]:
+                conflicted.add(i)
+    return labels, len(conflicted)
+
+
+def _rel_keys(line: dict) -> set:
+    by_id = {s["id"]: span_key(s) for s in line["spans"]}
+    return {(by_id[r["from"]], by_id[r["to"]], r["label"]) for r in line["relations"]}
+
+
+def _describe(spans: list[dict], text: str) -> list[dict]:
+    return [{"start": s["start"], "end": s["end"], "label": s["label"], "text": text[s["start"]:s["end"]]}
+            for s in sorted(spans, key=span_key)]
+
+
+def disagreements(doc: dict) -> list[dict]:
+    """Regions of one document where the annotators' span sets differ (who said what)."""
+    annotators = sorted(doc["by"])
+    text = doc["text"]
+    tagged = [{**s, "_who": a} for a in annotators for s in doc["by"][a]["spans"]]
+    out = []
+    for region in overlap_regions(tagged):
+        by = {a: sorted({span_key(s) for s in region if s["_who"] == a}) for a in annotators}
+        if len({tuple(v) for v in by.values()}) == 1:
+            continue
+        start, end = min(s["start"] for s in region), max(s["end"] for s in region)
+        if any(not v for v in by.values()):
+            kind = "missing"
+        elif len({tuple((k[0], k[1]) for k in v) for v in by.values()}) == 1:
+            kind = "label"
+        else:
+            kind = "boundary"
+        out.append({"doc": doc["id"], "start": start, "end": end, "text": text[start:end], "kind": kind,
+                    "by": {a: _describe([s for s in region if s["_who"] == a], text) for a in annotators}})
+    return out
+
+
+def agree(snapshot: str | Path, documents: str | Path | None = None, *, confirmed_only: bool = True,
+          json_out: str | Path | None = None) -> dict:
+    """Pairwise agreement of a snapshot's annotators (see the module docstring); optionally written as JSON."""
+    import spacy
+
+    labels = load_labels().labels
+    nlp = spacy.blank("en")
+    stats: dict = {}
+    # pair -> accumulated counts
+    acc: dict[tuple[str, str], dict] = {}
+    disagree: list[dict] = []
+    annotators: set[str] = set()
+    n_docs = 0
+    for doc in iter_snapshot(snapshot, documents, confirmed_only=confirmed_only, stats=stats):
+        n_docs += 1
+        names = sorted(doc["by"])
+        annotators.update(names)
+        disagree.extend(disagreements(doc))
+        if len(names) < 2:
+            continue
+        tokens = [(t.idx, t.idx + len(t.text)) for t in nlp.make_doc(doc["text"]) if not t.is_space]
+        tok_labels = {a: token_labels(tokens, doc["by"][a]["spans"]) for a in names}
+        for a, b in combinations(names, 2):
+            c = acc.setdefault((a, b), {"documents": 0, "tokens_a": [], "tokens_b": [], "in_overlaps": 0,
+                                        "spans": {lab: {"a": [], "b": []} for lab in labels},
+                                        "relations": {"a": set(), "b": set()}})
+            c["documents"] += 1
+            c["tokens_a"] += tok_labels[a][0]
+            c["tokens_b"] += tok_labels[b][0]
+            c["in_overlaps"] += tok_labels[a][1] + tok_labels[b][1]
+            for who, name in (("a", a), ("b", b)):
+                for s in doc["by"][name]["spans"]:
+                    c["spans"][s["label"]][who].append((doc["id"], s["start"], s["end"]))
+                c["relations"][who] |= {(doc["id"], *k) for k in _rel_keys(doc["by"][name])}
+    pairs = [_pair_figures(a, b, c, labels) for (a, b), c in sorted(acc.items())]
+    result = {
+        "snapshot": str(snapshot), "confirmed_only": confirmed_only, "documents": n_docs,
+        "annotators": sorted(annotators),
+        "excluded_unconfirmed": {k: stats.get(k, 0) for k in ("unconfirmed_lines", "unconfirmed_spans")},
+        "tokenization": "spacy.blank('en'), whitespace tokens left out; overlapping spans: outermost wins",
+        "overall": _overall(pairs, labels), "pairs": pairs, "disagreements": disagree,
+    }
+    if json_out is not None:
+        write_json(json_out, result)
+    return result
+
+
+def _pair_figures(a: str, b: str, c: dict, labels: tuple[str, ...]) -> dict:
+    per_label: dict[str, dict] = {}
+    tot = {"tp": 0, "n_a": 0, "n_b": 0, "ma": 0, "mb": 0}
+    for lab in labels:
+        sa, sb = set(c["spans"][lab]["a"]), set(c["spans"][lab]["b"])
+        tp = len(sa & sb)
+        ov, ma, mb = 0.0, 0, 0
+        by_doc_a: dict[str, list] = {}
+        by_doc_b: dict[str, list] = {}
+        for d, s, e in sa:
+            by_doc_a.setdefault(d, []).append((s, e))
+        for d, s, e in sb:
+            by_doc_b.setdefault(d, []).append((s, e))
+        for d in set(by_doc_a) | set(by_doc_b):
+            _, x, y = _overlap_f1(by_doc_a.get(d, []), by_doc_b.get(d, []))
+            ma, mb = ma + x, mb + y
+        p = mb / len(sb) if sb else 0.0
+        r = ma / len(sa) if sa else 0.0
+        ov = None if not sa and not sb else (0.0 if p + r == 0 else 2 * p * r / (p + r))
+        ka = kappa([t == lab for t in c["tokens_a"]], [t == lab for t in c["tokens_b"]])
+        per_label[lab] = {"a": len(sa), "b": len(sb), "both": tp, "strict_f1": _f1(tp, len(sa), len(sb)),
+                          "overlap_f1": ov, "kappa": ka}
+        tot["tp"] += tp
+        tot["n_a"] += len(sa)
+        tot["n_b"] += len(sb)
+        tot["ma"] += ma
+        tot["mb"] += mb
+    p = tot["mb"] / tot["n_b"] if tot["n_b"] else 0.0
+    r = tot["ma"] / tot["n_a"] if tot["n_a"] else 0.0
+    ra, rb = c["relations"]["a"], c["relations"]["b"]
+    return {"a": a, "b": b, "documents": c["documents"], "tokens": len(c["tokens_a"]),
+            "tokens_in_overlaps": c["in_overlaps"],
+            "strict_f1": _f1(tot["tp"], tot["n_a"], tot["n_b"]),
+            "overlap_f1": None if tot["n_a"] + tot["n_b"] == 0 else (0.0 if p + r == 0 else 2 * p * r / (p + r)),
+            "kappa": kappa(c["tokens_a"], c["tokens_b"]),
+            "relations_f1": _f1(len(ra & rb), len(ra), len(rb)),
+            "per_label": per_label}
+
+
+def _mean(values: list[Any]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def _overall(pairs: list[dict], labels: tuple[str, ...]) -> dict:
+    out: dict[str, Any] = {"pairs": len(pairs)}
+    for key in ("strict_f1", "overlap_f1", "kappa", "relations_f1"):
+        out[key] = _mean([p[key] for p in pairs])
+    out["per_label"] = {lab: {key: _mean([p["per_label"][lab][key] for p in pairs])
+                              for key in ("strict_f1", "overlap_f1", "kappa")} for lab in labels}
+    return out
