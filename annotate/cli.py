@@ -383,12 +383,140 @@ def pull(
 
 # ---------------------------------------------------------------- 3. Gold data
 # (agree, adjudicate, project-labels, lint, export, verify, import go here)
+def _f(v) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+@command(GOLD)
+def agree(
+    snapshot: Path = typer.Argument(..., help="A pull snapshot folder (or its annotations.jsonl)."),
+    documents: Path = typer.Option(Path("corpus/documents.jsonl"), "--documents", "-d",
+                                   help="documents.jsonl, for texts when the snapshot lines carry none."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write every figure and the disagreements here."),
+    include_unconfirmed: bool = typer.Option(False, "--include-unconfirmed",
+                                             help="Count documents an annotator has not marked done."),
+    show: int = typer.Option(20, "--show", help="Disagreements to print (0: none, -1: all)."),
+) -> None:
+    """Pairwise inter-annotator agreement: strict and overlap span F1 and token kappa, per label.
+
+    INCEpTION-style: every pair of annotators over the documents both labelled (confirmed ones
+    unless --include-unconfirmed); tokens from spaCy's blank English tokenizer.
+
+    Example:\n
+      annotate agree corpus/annotations/gold/20261122T000000Z --json agreement.json
+    """
+    from rich.table import Table
+
+    from .agree import agree as run_agree
+
+    res = run_agree(snapshot, documents, confirmed_only=not include_unconfirmed, json_out=json_out)
+    ov = res["overall"]
+    out.print(f"{res['documents']} document(s), annotators: {', '.join(res['annotators']) or '-'}; "
+              f"{ov['pairs']} pair(s)", markup=False)
+    table = Table("label", "strict F1", "overlap F1", "kappa", title="mean over pairs")
+    for lab, v in ov["per_label"].items():
+        table.add_row(lab, _f(v["strict_f1"]), _f(v["overlap_f1"]), _f(v["kappa"]))
+    table.add_row("[b]all[/]", _f(ov["strict_f1"]), _f(ov["overlap_f1"]), _f(ov["kappa"]))
+    out.print(table)
+    if res["pairs"]:
+        pt = Table("pair", "docs", "tokens", "strict F1", "overlap F1", "kappa", "relations F1", title="pairs")
+        for p in res["pairs"]:
+            pt.add_row(f"{p['a']} / {p['b']}", str(p["documents"]), str(p["tokens"]), _f(p["strict_f1"]),
+                       _f(p["overlap_f1"]), _f(p["kappa"]), _f(p["relations_f1"]))
+        out.print(pt)
+    dis = res["disagreements"]
+    if dis and show:
+        dt = Table("document", "offsets", "kind", "text", "who said what", title=f"disagreements ({len(dis)})")
+        for d in dis if show < 0 else dis[:show]:
+            said = "; ".join(f"{a}: " + (", ".join(f"{s['label']} {s['text']!r}" for s in spans) or "nothing")
+                             for a, spans in d["by"].items())
+            dt.add_row(d["doc"], f"{d['start']}-{d['end']}", d["kind"], d["text"], said)
+        out.print(dt)
+    ex = res["excluded_unconfirmed"]
+    if ex["unconfirmed_lines"]:
+        err.print(f"left out {ex['unconfirmed_lines']} unconfirmed line(s) with {ex['unconfirmed_spans']} span(s); "
+                  "--include-unconfirmed counts them", markup=False)
+
+
+@command(GOLD)
+def adjudicate(
+    snapshot: Path = typer.Argument(..., help="A pull snapshot folder (or its annotations.jsonl)."),
+    out_path: Path = typer.Option(..., "--out", "-o", help="Gold candidate JSONL to write."),
+    conflicts: Optional[Path] = typer.Option(None, "--conflicts", "-c",
+                                             help="Conflicts JSONL to write (default: OUT with .conflicts.jsonl)."),
+    decisions: Optional[Path] = typer.Option(None, "--decisions",
+                                             help='Decisions JSONL: {"conflict": ID, "action": "accept"|"reject", ...}.'),
+    min_agree: str = typer.Option("all", "--min-agree", help="'all' or N: how many annotators must give a span."),
+    documents: Path = typer.Option(Path("corpus/documents.jsonl"), "--documents", "-d",
+                                   help="documents.jsonl, for texts when the snapshot lines carry none."),
+    include_unconfirmed: bool = typer.Option(False, "--include-unconfirmed",
+                                             help="Use documents an annotator has not marked done."),
+) -> None:
+    """Merge annotators into a gold candidate; the rest become conflicts a decisions file resolves.
+
+    Every input span ends accepted, rejected or open (the accounting is printed and adds up).
+    Exit 1 while conflicts are open (the candidate is still written; export refuses it).
+
+    Example:\n
+      annotate adjudicate SNAPSHOT --out gold.candidate.jsonl --decisions decisions.jsonl
+    """
+    from .adjudicate import adjudicate as run_adjudicate
+
+    conflicts = conflicts or out_path.with_name(out_path.name.removesuffix(".jsonl") + ".conflicts.jsonl")
+    res = run_adjudicate(snapshot, documents, min_agree=min_agree, decisions=decisions, out=out_path,
+                         conflicts_out=conflicts, confirmed_only=not include_unconfirmed)
+    a = res["accounting"]
+    for kind in ("spans", "relations"):
+        c = a[kind]
+        out.print(f"{kind}: {c['in']} in = {c['agreed']} agreed + {c['decision']} by decision + "
+                  f"{c['rejected']} rejected + {c['open']} open"
+                  + (f" (and {c['added_by_decision']} added by the adjudicator)" if c.get("added_by_decision") else ""),
+                  markup=False)
+    ex = a["excluded_unconfirmed"]
+    if ex["lines"]:
+        out.print(f"left out: {ex['lines']} unconfirmed line(s) with {ex['spans']} span(s) and {ex['relations']} "
+                  "relation(s) (--include-unconfirmed uses them)", markup=False)
+    for cid in res["unused_decisions"]:
+        err.print(f"warning: decision for {cid}: no such conflict in this snapshot (stale?)", markup=False)
+    out.print(f"{res['documents']} document(s) -> {out_path}; {len(res['conflicts'])} conflict(s) -> {conflicts} "
+              f"({res['resolved_conflicts']} resolved, {len(res['open_conflicts'])} open)", markup=False)
+    if res["open_conflicts"]:
+        raise typer.Exit(1)
+
+
+@command(GOLD, name="import")
+def import_cmd(
+    source: Path = typer.Argument(..., help="Prodigy-style or Doccano JSONL export."),
+    out_path: Path = typer.Option(..., "--out", "-o", help="Gold JSONL to write."),
+    fmt: str = typer.Option("auto", "--format", "-f", help="auto, prodigy or doccano."),
+    id_key: Optional[str] = typer.Option(None, "--id-key", help="Dotted key holding the document id (meta.doc_id)."),
+    documents: Optional[Path] = typer.Option(None, "--documents", "-d",
+                                             help="documents.jsonl: take ids of texts found there."),
+) -> None:
+    """Convert Prodigy (spans, token relations) or Doccano (entities/relations or label; UTF-16 offsets)
+    JSONL into gold records.
+
+    Example:\n
+      annotate import prodigy_export.jsonl --out imported.jsonl --documents corpus/documents.jsonl
+    """
+    from .convert import convert
+
+    res = convert(source, fmt, out=out_path, id_key=id_key, documents=documents)
+    for u in res["unmapped"]:
+        err.print(f"not imported: {source}:{u['line']} ({u['doc']}): relation {u['relation']}: {u['reason']}",
+                  markup=False)
+    for s in res["skipped"]:
+        err.print(f"skipped {source}:{s['line']}: {s['reason']}", markup=False)
+    out.print(f"{res['documents']} record(s) ({', '.join(res['format']) or '-'}) -> {out_path}; "
+              f"{len(res['skipped'])} skipped, {len(res['unmapped'])} relation(s) not mappable", markup=False)
+
+
 @command(GOLD, name="project-labels")
 def project_labels_cmd(
     gold: Path = typer.Argument(..., help="Gold JSONL whose spans to carry over."),
     documents: Path = typer.Option(Path("corpus/documents.jsonl"), "--documents", "-d",
                                    help="documents.jsonl with meta.near_duplicates (from ingest)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Write the projected gold records here (JSONL)."),
+    out_path: Path = typer.Option(..., "--out", "-o", help="Write the projected gold records here (JSONL)."),
     review: Optional[Path] = typer.Option(None, "--review", "-r",
                                           help="Write the review list here (default: OUT with .review.jsonl)."),
     min_similarity: float = typer.Option(0.0, "--min-similarity", help="Skip near-duplicates less similar than this."),
@@ -403,8 +531,8 @@ def project_labels_cmd(
     """
     from .gold import project_labels
 
-    review = review or out.with_name(out.name.removesuffix(".jsonl") + ".review.jsonl")
-    res = project_labels(documents, gold, out=out, review_out=review, min_similarity=min_similarity)
+    review = review or out_path.with_name(out_path.name.removesuffix(".jsonl") + ".review.jsonl")
+    res = project_labels(documents, gold, out=out_path, review_out=review, min_similarity=min_similarity)
     from rich.table import Table
 
     table = Table("from", "to", "similarity", "spans", "projected", "review", "relations", "rel. projected")
@@ -420,7 +548,7 @@ def project_labels_cmd(
         sug = item.get("suggestion")
         err.print(f"review {item['doc']}: {what} from {item['from_doc']}: {item['reason']}"
                   + (f"; alignment suggests {sug['start']}-{sug['end']} {sug['text']!r}" if sug else ""), markup=False)
-    err.print(f"{res['projected_spans']} span(s) projected -> {out}; {len(res['review'])} item(s) to review -> {review}",
+    err.print(f"{res['projected_spans']} span(s) projected -> {out_path}; {len(res['review'])} item(s) to review -> {review}",
               markup=False)
 
 
