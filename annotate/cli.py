@@ -406,13 +406,14 @@ def agree(
       annotate agree corpus/annotations/gold/20261122T000000Z --json agreement.json
     """
     from rich.table import Table
+    from rich.text import Text
 
     from .agree import agree as run_agree
 
     res = run_agree(snapshot, documents, confirmed_only=not include_unconfirmed, json_out=json_out)
     ov = res["overall"]
     out.print(f"{res['documents']} document(s), annotators: {', '.join(res['annotators']) or '-'}; "
-              f"{ov['pairs']} pair(s)", markup=False)
+              f"{ov['pairs']} pair(s)", markup=False, emoji=False)
     table = Table("label", "strict F1", "overlap F1", "kappa", title="mean over pairs")
     for lab, v in ov["per_label"].items():
         table.add_row(lab, _f(v["strict_f1"]), _f(v["overlap_f1"]), _f(v["kappa"]))
@@ -430,12 +431,12 @@ def agree(
         for d in dis if show < 0 else dis[:show]:
             said = "; ".join(f"{a}: " + (", ".join(f"{s['label']} {s['text']!r}" for s in spans) or "nothing")
                              for a, spans in d["by"].items())
-            dt.add_row(d["doc"], f"{d['start']}-{d['end']}", d["kind"], d["text"], said)
+            dt.add_row(Text(d["doc"]), f"{d['start']}-{d['end']}", d["kind"], Text(d["text"]), Text(said))
         out.print(dt)
     ex = res["excluded_unconfirmed"]
     if ex["unconfirmed_lines"]:
         err.print(f"left out {ex['unconfirmed_lines']} unconfirmed line(s) with {ex['unconfirmed_spans']} span(s); "
-                  "--include-unconfirmed counts them", markup=False)
+                  "--include-unconfirmed counts them", markup=False, emoji=False)
 
 
 @command(GOLD)
@@ -471,15 +472,15 @@ def adjudicate(
         out.print(f"{kind}: {c['in']} in = {c['agreed']} agreed + {c['decision']} by decision + "
                   f"{c['rejected']} rejected + {c['open']} open"
                   + (f" (and {c['added_by_decision']} added by the adjudicator)" if c.get("added_by_decision") else ""),
-                  markup=False)
+                  markup=False, emoji=False)
     ex = a["excluded_unconfirmed"]
     if ex["lines"]:
         out.print(f"left out: {ex['lines']} unconfirmed line(s) with {ex['spans']} span(s) and {ex['relations']} "
-                  "relation(s) (--include-unconfirmed uses them)", markup=False)
+                  "relation(s) (--include-unconfirmed uses them)", markup=False, emoji=False)
     for cid in res["unused_decisions"]:
-        err.print(f"warning: decision for {cid}: no such conflict in this snapshot (stale?)", markup=False)
+        err.print(f"warning: decision for {cid}: no such conflict in this snapshot (stale?)", markup=False, emoji=False)
     out.print(f"{res['documents']} document(s) -> {out_path}; {len(res['conflicts'])} conflict(s) -> {conflicts} "
-              f"({res['resolved_conflicts']} resolved, {len(res['open_conflicts'])} open)", markup=False)
+              f"({res['resolved_conflicts']} resolved, {len(res['open_conflicts'])} open)", markup=False, emoji=False)
     if res["open_conflicts"]:
         raise typer.Exit(1)
 
@@ -504,11 +505,11 @@ def import_cmd(
     res = convert(source, fmt, out=out_path, id_key=id_key, documents=documents)
     for u in res["unmapped"]:
         err.print(f"not imported: {source}:{u['line']} ({u['doc']}): relation {u['relation']}: {u['reason']}",
-                  markup=False)
+                  markup=False, emoji=False)
     for s in res["skipped"]:
-        err.print(f"skipped {source}:{s['line']}: {s['reason']}", markup=False)
+        err.print(f"skipped {source}:{s['line']}: {s['reason']}", markup=False, emoji=False)
     out.print(f"{res['documents']} record(s) ({', '.join(res['format']) or '-'}) -> {out_path}; "
-              f"{len(res['skipped'])} skipped, {len(res['unmapped'])} relation(s) not mappable", markup=False)
+              f"{len(res['skipped'])} skipped, {len(res['unmapped'])} relation(s) not mappable", markup=False, emoji=False)
 
 
 @command(GOLD, name="project-labels")
@@ -541,15 +542,15 @@ def project_labels_cmd(
                       str(p["review"]), str(p["relations"]), str(p["relations_projected"]))
     out.print(table)
     for s in res["skipped"]:
-        err.print(f"skipped {s['from_doc']} -> {s['doc']}: {s['reason']}", markup=False)
+        err.print(f"skipped {s['from_doc']} -> {s['doc']}: {s['reason']}", markup=False, emoji=False)
     for item in res["review"]:
         what = (f"{item['span']['label']} {item['text']!r}" if item["kind"] == "span"
                 else f"{item['relation']['label']} relation")
         sug = item.get("suggestion")
         err.print(f"review {item['doc']}: {what} from {item['from_doc']}: {item['reason']}"
-                  + (f"; alignment suggests {sug['start']}-{sug['end']} {sug['text']!r}" if sug else ""), markup=False)
+                  + (f"; alignment suggests {sug['start']}-{sug['end']} {sug['text']!r}" if sug else ""), markup=False, emoji=False)
     err.print(f"{res['projected_spans']} span(s) projected -> {out_path}; {len(res['review'])} item(s) to review -> {review}",
-              markup=False)
+              markup=False, emoji=False)
 
 
 @command(GOLD)
@@ -572,13 +573,13 @@ def lint(
     res = run_lint(gold, allow=allow)
     for f in res["findings"]:
         if f.get("reason"):
-            out.print(f"{format_finding(f)} (allowed: {f['reason']})", markup=False, style="dim")
+            out.print(f"{format_finding(f)} (allowed: {f['reason']})", markup=False, emoji=False, style="dim")
         else:
-            out.print(format_finding(f), markup=False)
+            out.print(format_finding(f), markup=False, emoji=False)
     if json_out:
         write_json(json_out, res)
     err.print(f"{res['documents']} document(s): {res['unexplained']} finding(s), {res['explained']} explained",
-              markup=False)
+              markup=False, emoji=False)
     if res["unexplained"]:
         raise typer.Exit(1)
 
@@ -611,15 +612,15 @@ def export(
                      datacard_notes=datacard_notes, lint_allow=allow, allow_open=allow_open)
     m = res["manifest"]
     for w in res["warnings"]:
-        err.print(f"warning: {w}", markup=False)
+        err.print(f"warning: {w}", markup=False, emoji=False)
     ta = m["token_alignment"]
     out.print(f"{res['release']}: {m['counts']['documents']} documents, {m['counts']['spans']['total']} spans "
               f"({', '.join(f'{k} {v}' for k, v in m['counts']['spans']['by_label'].items())}), "
-              f"{m['counts']['relations']['total']} relations", markup=False)
+              f"{m['counts']['relations']['total']} relations", markup=False, emoji=False)
     out.print(f"  {'first release' if not res['previous'] else res['bump'] + ' release after ' + res['previous']}; "
               f"{len(ta['misaligned'])} span(s) off token boundaries and {len(ta['not_in_ents'])} nested span(s) "
               f"kept out of gold.conll/doc.ents (listed in manifest.json); lint: {m['lint']['unexplained']} "
-              f"unexplained finding(s)", markup=False)
+              f"unexplained finding(s)", markup=False, emoji=False)
 
 
 @command(GOLD)
@@ -635,10 +636,10 @@ def verify(
 
     problems = run_verify(release)
     for p in problems:
-        out.print(p, markup=False)
+        out.print(p, markup=False, emoji=False)
     if problems:
         raise typer.Exit(1)
-    err.print(f"{release}: ok (checksums match, every file valid)", markup=False)
+    err.print(f"{release}: ok (checksums match, every file valid)", markup=False, emoji=False)
 
 
 # ---------------------------------------------------------------- 4. Scoring
