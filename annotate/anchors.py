@@ -180,11 +180,19 @@ def resolve(anchors_path: str | Path, documents: Iterable[dict], *, annotator: s
                     continue
                 for t in targets:
                     rels.append({"from": a["id"], "to": t, "label": rname, "_line": lineno})
-        span_ids = {s["id"] for s in spans} | set((external or {}).get(key, ()))
+        outside = set((external or {}).get(key, ()))
+        by_id = {s["id"]: s for s in spans}
         for r in rels:
-            if r["to"] not in span_ids:
-                problems.append(f"{where(r['_line'])}: {key} {r['from']}: {r['label']} target {r['to']!r} "
-                                "is not a resolved span of this document")
+            head = f"{where(r['_line'])}: {key} {r['from']} {by_id[r['from']]['label']} {by_id[r['from']]['text']!r}"
+            rtype = labels.relation(r["label"])
+            if r["to"] not in by_id and r["to"] not in outside:
+                problems.append(f"{head}: {r['label']} target {r['to']!r} is not a resolved span of this document")
+            elif by_id[r["from"]]["label"] not in rtype["from"]:
+                problems.append(f"{head}: {r['label']} must start at {' or '.join(rtype['from'])}")
+            elif r["to"] in by_id and by_id[r["to"]]["label"] not in rtype["to"]:
+                problems.append(f"{head}: {r['label']} target {r['to']} is {by_id[r['to']]['label']}, "
+                                f"must be {' or '.join(rtype['to'])}")
+        span_ids = set(by_id) | outside
         rels = [{k: v for k, v in r.items() if k != "_line"} for r in rels if r["to"] in span_ids]
         spans.sort(key=lambda s: (s["start"], s["end"]))
         for prev, cur in zip(spans, spans[1:]):
@@ -195,9 +203,8 @@ def resolve(anchors_path: str | Path, documents: Iterable[dict], *, annotator: s
         if guidelines_version:
             meta["guidelines_version"] = guidelines_version
         record = {"id": doc["id"], "text": text, "spans": spans, "relations": rels, "meta": meta}
-        if not (external or {}).get(key):
-            for msg in semantic_errors(record, labels):
-                problems.append(f"{anchors_path}: {key}: {msg}")
+        for msg in semantic_errors({**record, "relations": []}, labels):  # relations were checked above
+            problems.append(f"{anchors_path}: {key}: {msg}")
         records.append(record)
     if problems:
         raise AnchorError(problems)

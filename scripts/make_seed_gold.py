@@ -68,6 +68,7 @@ def build(documents: Path, anchors: Path, review_anchors: Path | None = None, *,
             out, items = project_record(rec, tgt, by_id[tgt]["text"], near["similarity"])
             for sp in out["spans"]:
                 sp["source"] = "projected"
+                sp["text"] = out["text"][sp["start"]:sp["end"]]
             out["meta"].update(source_file=by_id[tgt]["meta"]["source_file"], guidelines_version=version)
             projected.append(out)
             review.extend(items)
