@@ -417,7 +417,8 @@ class _Target:
     upload_ids: tuple = ()
 
 
-def push(documents: str | Path, project: str, annotators: Iterable[str] = (), prelabel: str | None = None, *,
+def push(documents: str | Path, project: str, annotators: Iterable[str] = (),
+         prelabel: str | Callable[[str], Iterable[Any]] | None = None, *,
          chunk_size: int = CHUNK_SIZE, create_users: bool = True, connection: dict | None = None,
          state_dir: str | Path | None = None, progress: Progress | None = None) -> dict:
     """Create or update the project(s) and upload the documents that are not there yet.
@@ -436,7 +437,9 @@ def push(documents: str | Path, project: str, annotators: Iterable[str] = (), pr
         raise InputError("chunk size must be at least 1")
     docs = _scan_documents(path)
     extract = None
-    if prelabel:
+    if callable(prelabel):
+        extract = prelabel
+    elif prelabel:
         from .extractors import load_extractor
 
         extract = load_extractor(prelabel)
