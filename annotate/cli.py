@@ -206,6 +206,14 @@ def _one_line_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def _short(path: str) -> str:
+    """A path relative to the current folder when it lies below it."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
 def _print_server(info: dict, as_json: bool) -> None:
     import json
 
@@ -218,10 +226,13 @@ def _print_server(info: dict, as_json: bool) -> None:
     state = "healthy" if info["healthy"] else ("running, NOT healthy" if info["running"] else "stopped")
     out.print(f"Doccano {info['url'] or '(never started)'}: {state}", markup=False)
     for name, p in info["processes"].items():
-        out.print(f"  {name:<7} pid {p['pid'] or '-':<8} {'alive' if p['alive'] else 'not running'}  log {p['log']}",
-                  markup=False)
-    out.print(f"  database    {info['database']}\n  state dir   {info['state_dir']}\n"
-              f"  credentials {info['credentials_file']} (0600; admin password there)", markup=False)
+        out.print(f"  {name:<7} pid {p['pid'] or '-':<8} {'alive' if p['alive'] else 'not running':<12}"
+                  f"log {_short(p['log'])}", markup=False)
+    database = info["database"]
+    if database.startswith("sqlite:///"):
+        database = f"SQLite {_short(database[len('sqlite:///'):])}"
+    out.print(f"  database    {database}\n  state dir   {_short(info['state_dir'])}\n"
+              f"  credentials {_short(info['credentials_file'])} (0600; admin password there)", markup=False)
 
 
 @server_app.command("up")
@@ -287,7 +298,7 @@ def users_add(
     info = add_users(names, state_dir)
     out.print(f"created: {', '.join(info['created']) or '-'}; already present: {', '.join(info['present']) or '-'}",
               markup=False)
-    err.print(f"passwords in {info['credentials_file']} (0600)", markup=False)
+    err.print(f"passwords in {_short(info['credentials_file'])} (0600)", markup=False)
 
 def _progress_bar(label: str):
     """A rich progress bar and the (stage, done, total) callback that drives it."""
