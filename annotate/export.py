@@ -690,9 +690,10 @@ def verify(release_dir: str | Path) -> list[str]:
             intact.add(f)
     records = _verify_gold(rel / "gold.jsonl", manifest, problems) if "gold.jsonl" in intact else None
     if records is not None:
-        _verify_docbin(rel / "gold.spacy", records, manifest, problems)
-        _verify_conll(rel / "gold.conll", records, manifest, problems)
-        _verify_doccano(rel / "doccano.jsonl", records, problems)
+        checks = (("gold.spacy", _verify_docbin), ("gold.conll", _verify_conll), ("doccano.jsonl", _verify_doccano))
+        for name, check in checks:
+            if name in intact:
+                check(rel / name, records, manifest, problems)
     return problems
 
 
@@ -762,7 +763,7 @@ def _verify_conll(path: Path, records: list[dict], manifest: dict, problems: lis
         problems.append(f"{path}: {n_docs} documents, gold.jsonl has {len(records)}")
 
 
-def _verify_doccano(path: Path, records: list[dict], problems: list[str]) -> None:
+def _verify_doccano(path: Path, records: list[dict], manifest: dict, problems: list[str]) -> None:
     keys = None
     n = 0
     for lineno, line in iter_jsonl(path):
