@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .export import doccano_codepoint_offsets
+from .doccano import OffsetMap
 from .jsonl import iter_jsonl, write_jsonl
 from .schema import load_labels, schema_errors, semantic_errors
 
@@ -99,7 +99,14 @@ def _from_prodigy(record: dict) -> tuple[list[dict], list[dict], list[dict]]:
 
 
 def _from_doccano(record: dict) -> tuple[list[dict], list[dict], list[dict]]:
-    to_cp = doccano_codepoint_offsets(record["text"])
+    offsets = OffsetMap(record["text"])
+
+    def to_cp(u16: int) -> int:
+        cp = offsets.to_cp(u16)
+        if cp is None:
+            raise ValueError(f"UTF-16 offset {u16} is outside the text or inside a surrogate pair")
+        return cp
+
     spans, relations = [], []
     ids: dict[Any, int] = {}
     if "entities" in record:

@@ -18,8 +18,8 @@ Semantic versioning is enforced against the previous release (see :func:`require
 
 ``verify()`` recomputes every checksum and re-reads every file.
 
-The Doccano offset conversion (:func:`doccano_utf16_offsets`, :func:`doccano_codepoint_offsets`)
-lives here because this file is the gold side's Doccano boundary (it writes Doccano's import format).
+Doccano's UTF-16 offsets in ``doccano.jsonl`` come from :class:`annotate.doccano.OffsetMap`
+(the one place that converts offsets).
 """
 
 from __future__ import annotations
@@ -32,15 +32,15 @@ import re
 import shutil
 import subprocess
 import tempfile
-from bisect import bisect_right
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from . import __version__
 from .errors import InputError
 from .gold import ensure_span_ids, iter_gold, read_documents, span_key
-from .jsonl import dumps, iter_jsonl, write_json, write_text
+from .doccano import OffsetMap
+from .jsonl import dumps, iter_jsonl
 from .schema import LabelSchema, load_labels, schemas_dir, validate_file
 
 RELEASE_FILES = ("gold.jsonl", "gold.spacy", "gold.conll", "doccano.jsonl", "DATACARD.md", "CHANGELOG.md")
@@ -48,35 +48,6 @@ OFFSETS = "Python str indices (Unicode code points), end exclusive; doccano.json
 _VERSION_RE = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 BUMPS = ("patch", "minor", "major")
 _WS = re.compile(r"\s")
-
-
-# ------------------------------------------------------------------------------ Doccano offsets
-
-def doccano_utf16_offsets(text: str) -> Callable[[int], int]:
-    """A function mapping a code-point offset of ``text`` to Doccano's UTF-16 code-unit offset."""
-    if text.isascii() or all(ord(c) < 0x10000 for c in text):
-        return lambda i: i
-    extra = [0]
-    for c in text:
-        extra.append(extra[-1] + (ord(c) >= 0x10000))
-    return lambda i: i + extra[i]
-
-
-def doccano_codepoint_offsets(text: str) -> Callable[[int], int]:
-    """The inverse: a Doccano UTF-16 offset of ``text`` to a code-point offset (ValueError inside a pair)."""
-    if text.isascii() or all(ord(c) < 0x10000 for c in text):
-        return lambda u: u
-    units = [0]
-    for c in text:
-        units.append(units[-1] + (2 if ord(c) >= 0x10000 else 1))
-
-    def convert(u: int) -> int:
-        i = bisect_right(units, u) - 1
-        if i < 0 or units[i] != u:
-            raise ValueError(f"UTF-16 offset {u} falls inside a surrogate pair")
-        return i
-
-    return convert
 
 
 # ------------------------------------------------------------------------------------- versions
@@ -207,7 +178,7 @@ def doccano_lines(records: list[dict], release: str) -> Iterable[dict]:
     """Doccano RelationExtraction import lines: one key set on every line, our fields under ``annotate``."""
     next_id = 1
     for rec in records:
-        to16 = doccano_utf16_offsets(rec["text"])
+        to16 = OffsetMap(rec["text"]).to_u16
         ids = {}
         entities = []
         for s in rec["spans"]:
@@ -776,7 +747,7 @@ def _verify_doccano(path: Path, records: list[dict], manifest: dict, problems: l
         if n > len(records) or line["text"] != records[n - 1]["text"]:
             problems.append(f"{path}:{lineno}: text differs from gold.jsonl")
             return
-        limit = doccano_utf16_offsets(line["text"])(len(line["text"]))
+        limit = OffsetMap(line["text"]).u16_length
         ids = {e["id"] for e in line["entities"]}
         if any(not 0 <= e["start_offset"] < e["end_offset"] <= limit for e in line["entities"]) or \
                 any(r["from_id"] not in ids or r["to_id"] not in ids for r in line["relations"]):
