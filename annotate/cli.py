@@ -128,6 +128,8 @@ def ingest_cmd(
     near_threshold: float = typer.Option(0.5, "--near-threshold", min=0.01, max=1.0,
                                          help="Word 5-shingle Jaccard similarity from which two documents "
                                               "are near duplicates."),
+    jobs: int = typer.Option(0, "--jobs", "-j", min=0,
+                             help="Processes reading the files (0: 2 for 500+ files, else 1). Same output."),
 ) -> None:
     """Clean raw articles into one document record per line, with exact and near duplicates marked.
 
@@ -156,7 +158,7 @@ def ingest_cmd(
 
     try:
         result = run_ingest(paths, out_file, skip_invalid=skip_invalid, near_threshold=near_threshold,
-                            on_progress=on_progress)
+                            on_progress=on_progress, jobs=jobs)
     finally:
         if bar:
             bar["p"].stop()

@@ -422,3 +422,9 @@ def test_cli_bad_input_exits_2_with_one_line_per_problem(tmp_path):
 def test_cli_rejects_a_bad_threshold(tmp_path):
     res = CliRunner().invoke(app, ["ingest", str(tmp_path), "--near-threshold", "1.5"])
     assert res.exit_code == 2
+
+
+def test_worker_processes_give_the_same_output(in_root, tmp_path):
+    ingest(["seeds/"], tmp_path / "one.jsonl", jobs=1)
+    ingest(["seeds/"], tmp_path / "two.jsonl", jobs=2)
+    assert (tmp_path / "one.jsonl").read_bytes() == (tmp_path / "two.jsonl").read_bytes()
