@@ -117,6 +117,15 @@ def read_anchors(path: str | Path) -> list[tuple[int, dict]]:
     return out
 
 
+def _display(path: str | Path) -> str:
+    """A path relative to the repository root when it lies inside it (no machine paths in records)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def documents_by_stem(documents: Iterable[dict]) -> dict[str, dict]:
     """Documents keyed by the stem of their ``meta.source_file`` (``000_e7a7bc66fee5992e``)."""
     out: dict[str, dict] = {}
@@ -199,7 +208,7 @@ def resolve(anchors_path: str | Path, documents: Iterable[dict], *, annotator: s
             if cur["start"] < prev["end"]:
                 problems.append(f"{where(ids[cur['id']])}: {key} {cur['id']} {cur['text']!r} at {cur['start']} overlaps "
                                 f"{prev['id']} {prev['text']!r} at {prev['start']} (guidelines G3: spans are flat)")
-        meta: dict[str, Any] = {"source_file": doc["meta"]["source_file"], "anchors": str(anchors_path)}
+        meta: dict[str, Any] = {"source_file": doc["meta"]["source_file"], "anchors": _display(anchors_path)}
         if guidelines_version:
             meta["guidelines_version"] = guidelines_version
         record = {"id": doc["id"], "text": text, "spans": spans, "relations": rels, "meta": meta}

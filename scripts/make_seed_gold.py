@@ -9,7 +9,12 @@
    its review list ``corpus/hand/seeds.projected.review.jsonl`` (spans ``source: projected``);
    every review item must be answered by a hand anchor in ``corpus/hand/seeds.review-anchors.jsonl``
    (resolved like the others, ``source: hand``), or this fails;
-3. merge both -> ``corpus/hand/seeds.gold.jsonl``, the gold candidate ``annotate export`` takes.
+3. merge both -> ``corpus/hand/seeds.gold.jsonl`` (the resolved gold);
+4. with ``--adjudicated FILE`` (the output of ``annotate adjudicate`` on the pull snapshot after the
+   same labels went through Doccano, see scripts/label_seeds_in_doccano.py): check that it holds
+   exactly the resolved spans and relations, and write ``corpus/hand/seeds.candidate.jsonl``, the
+   adjudicated records with each span's provenance (``source``: hand or projected; ``adjudication``:
+   what adjudicate said), which ``annotate export`` takes.
 
 Exit 0 ok; 2 with one line per problem when an anchor is missing or ambiguous, or a review item
 is left unresolved. Nothing is written unless everything resolves.
@@ -98,6 +103,42 @@ def build(documents: Path, anchors: Path, review_anchors: Path | None = None, *,
     return {"hand": hand, "projected": projected, "review": review, "gold": gold}
 
 
+def _signature(rec: dict) -> tuple[list, list]:
+    by_id = {s["id"]: (s["start"], s["end"], s["label"]) for s in rec["spans"]}
+    return sorted(by_id.values()), sorted((by_id[r["from"]], by_id[r["to"]], r["label"]) for r in rec.get("relations") or [])
+
+
+def with_provenance(adjudicated: list[dict], gold: list[dict]) -> list[dict]:
+    """The adjudicated records with each span's ``source`` taken from the resolved gold.
+
+    Raises AnchorError naming every document and span where the two differ: the Doccano round
+    trip must give back exactly what was annotated.
+    """
+    by_id = {r["id"]: r for r in gold}
+    problems = [f"{doc}: in the adjudicated file but not in the resolved gold" for doc in
+                sorted({r["id"] for r in adjudicated} - set(by_id))]
+    problems += [f"{doc}: in the resolved gold but not in the adjudicated file" for doc in
+                 sorted(set(by_id) - {r["id"] for r in adjudicated})]
+    out = []
+    for rec in adjudicated:
+        ref = by_id.get(rec["id"])
+        if ref is None:
+            continue
+        (a_spans, a_rels), (g_spans, g_rels) = _signature(rec), _signature(ref)
+        for extra in sorted(set(a_spans) ^ set(g_spans)):
+            side = "only in Doccano" if extra in a_spans else "only in the anchors"
+            problems.append(f"{rec['id']}: span {extra} {rec['text'][extra[0]:extra[1]]!r} {side}")
+        if a_rels != g_rels:
+            problems.append(f"{rec['id']}: relations differ ({len(a_rels)} adjudicated, {len(g_rels)} resolved)")
+        source = {(s["start"], s["end"], s["label"]): s["source"] for s in ref["spans"]}
+        spans = [{**s, "source": source.get((s["start"], s["end"], s["label"])), "adjudication": s.get("source")}
+                 for s in rec["spans"]]
+        out.append({**rec, "spans": spans, "meta": {**ref["meta"], **(rec.get("meta") or {})}})
+    if problems:
+        raise AnchorError(problems)
+    return out
+
+
 def counts(records: list[dict]) -> dict:
     by_label: dict[str, int] = {}
     by_rel: dict[str, int] = {}
@@ -115,10 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--anchors", type=Path, default=HAND / "seeds.anchors.jsonl")
     ap.add_argument("--review-anchors", type=Path, default=HAND / "seeds.review-anchors.jsonl",
                     help="hand anchors answering the projection's review list (optional file)")
+    ap.add_argument("--adjudicated", type=Path, default=None,
+                    help="annotate adjudicate output of the Doccano round trip: check it and write seeds.candidate.jsonl")
     ap.add_argument("--out-dir", type=Path, default=HAND)
     args = ap.parse_args(argv)
     try:
         result = build(args.documents, args.anchors, args.review_anchors)
+        candidate = with_provenance(list(read_jsonl(args.adjudicated)), result["gold"]) if args.adjudicated else None
     except AnchorError as e:
         for p in e.problems:
             print(f"error: {p}", file=sys.stderr)
@@ -131,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     write_jsonl(out / "seeds.projected.jsonl", result["projected"])
     write_jsonl(out / "seeds.projected.review.jsonl", result["review"])
     write_jsonl(out / "seeds.gold.jsonl", result["gold"])
+    if candidate is not None:
+        write_jsonl(out / "seeds.candidate.jsonl", candidate)
+        print(f"{args.adjudicated}: identical to the resolved gold; wrote {out / 'seeds.candidate.jsonl'}")
     c = counts(result["gold"])
     print(f"{c['documents']} documents ({len(result['hand'])} by hand, {len(result['projected'])} projected, "
           f"{len(result['review'])} review items)")

@@ -245,3 +245,22 @@ def test_script_exits_2_and_writes_nothing_on_a_broken_anchor(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and f"{path}:6: {broken[5]['doc']} {broken[5]['id']}" in err and "not found" in err
     assert not out_dir.exists()
+
+
+def test_doccano_round_trip_candidate_matches_and_carries_provenance(built):
+    """The committed candidate (pushed, labelled through the API, pulled, adjudicated) holds exactly
+    the resolved gold, each span with its provenance; a lost span is named, not ignored."""
+    script = _script()
+    candidate = list(read_jsonl(HAND / "seeds.candidate.jsonl"))
+    assert [_key(r) for r in sorted(candidate, key=_stem)] == [_key(r) for r in built["gold"]]
+    assert {(s["source"], s["adjudication"]) for r in candidate for s in r["spans"]} == \
+        {("hand", "agreed"), ("projected", "agreed")}
+    adjudicated = list(read_jsonl(HAND / "seeds.adjudicated.jsonl"))
+    assert script.with_provenance(adjudicated, built["gold"]) == candidate
+    damaged = [dict(r) for r in adjudicated]
+    lost = damaged[0]["spans"][3]
+    damaged[0] = {**damaged[0], "spans": [s for s in damaged[0]["spans"] if s is not lost],
+                  "relations": [r for r in damaged[0]["relations"] if lost["id"] not in (r["from"], r["to"])]}
+    with pytest.raises(AnchorError) as e:
+        script.with_provenance(damaged, built["gold"])
+    assert any(damaged[0]["id"] in p and "only in the anchors" in p for p in e.value.problems)
