@@ -178,9 +178,13 @@ def ingest_cmd(
         out.print(f"near duplicates: {pair['a']} ({pair['a_file']}) ~ {pair['b']} ({pair['b_file']}) "
                   f"similarity {pair['similarity']:.3f}", markup=False)
     skipped = f", {len(result['problems'])} bad input(s) skipped" if result["problems"] else ""
-    out.print(f"wrote {result['documents']} documents from {result['files']} files to {result['out']} "
-              f"({len(result['exact_duplicates'])} exact duplicates, {len(result['near_duplicates'])} "
-              f"near-duplicate pairs at >= {near_threshold}{skipped})", markup=False)
+    def n(count: int, noun: str) -> str:
+        return f"{count} {noun}{'' if count == 1 else 's'}"
+
+    out.print(f"wrote {n(result['documents'], 'document')} from {n(result['files'], 'file')} to {result['out']} "
+              f"({n(len(result['exact_duplicates']), 'exact duplicate')}, "
+              f"{n(len(result['near_duplicates']), 'near-duplicate pair')} at >= {near_threshold}{skipped})",
+              markup=False)
 
 # ---------------------------------------------------------------- 2. Doccano: server, users, push, pull
 server_app = typer.Typer(help="The local Doccano server: up, down, status (DOCCANO_URL selects a remote one).",
