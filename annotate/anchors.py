@@ -221,6 +221,7 @@ def resolve(anchors_path: str | Path, documents: Iterable[dict], *, annotator: s
 
 
 def guidelines_version(path: str | Path) -> str | None:
-    """The ``Guidelines version X.Y.Z`` line of a guidelines file, if any."""
-    m = re.search(r"Guidelines version (\d+\.\d+\.\d+)", Path(path).read_text(encoding="utf-8"))
+    """The version of a guidelines file: its first line saying ``Version X.Y.Z`` (markup allowed)."""
+    m = re.search(r"(?im)^[\s>*_#-]*(?:guidelines\s+)?version[\s*_:=]*v?(\d+\.\d+\.\d+)",
+                  Path(path).read_text(encoding="utf-8"))
     return m.group(1) if m else None

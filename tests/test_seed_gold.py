@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from annotate.anchors import AnchorError, candidates, resolve
+from annotate.anchors import AnchorError, candidates, guidelines_version, resolve
 from annotate.jsonl import read_jsonl, write_jsonl
 from annotate.lint import lint_records
 from annotate.schema import load_labels, validate_file
@@ -153,7 +153,8 @@ def test_lint_findings_are_all_explained(built):
 
 def test_guidelines_are_versioned_and_cover_every_label():
     text = GUIDELINES.read_text(encoding="utf-8")
-    assert re.search(r"^\*\*Guidelines version \d+\.\d+\.\d+\*\*", text, re.M)
+    assert guidelines_version(GUIDELINES) == "1.0.0"
+    assert re.search(r"^\*\*Version \d+\.\d+\.\d+\*\* of the guidelines", text, re.M)
     assert "## Changelog" in text and text.index("## Changelog") > len(text) // 2
     for name in ("ACLED", "ACE 2005", "PARC"):
         assert name in text
