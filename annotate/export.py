@@ -8,6 +8,7 @@
                     longest non-overlapping ones (``spacy.util.filter_spans``)
 * ``gold.conll``    CoNLL-2003 style IOB2 (``word -X- _ TAG``), one ``-DOCSTART-`` block per document
 * ``doccano.jsonl`` Doccano RelationExtraction import (text, entities, relations; UTF-16 offsets)
+* ``labels.json``   the label schema the release was made with (copied; ``verify`` checks against it)
 * ``manifest.json`` sha256 + size of every file, counts, schema/guideline hashes, provenance
 * ``DATACARD.md`` and ``CHANGELOG.md`` (the entry generated from the diff with the previous release)
 
@@ -41,9 +42,9 @@ from .errors import InputError
 from .gold import ensure_span_ids, iter_gold, read_documents, span_key
 from .doccano import OffsetMap
 from .jsonl import dumps, iter_jsonl
-from .schema import LabelSchema, load_labels, schemas_dir, validate_file
+from .schema import LabelSchema, iter_problems, load_labels, schema_errors, schemas_dir
 
-RELEASE_FILES = ("gold.jsonl", "gold.spacy", "gold.conll", "doccano.jsonl", "DATACARD.md", "CHANGELOG.md")
+RELEASE_FILES = ("gold.jsonl", "gold.spacy", "gold.conll", "doccano.jsonl", "labels.json", "DATACARD.md", "CHANGELOG.md")
 OFFSETS = "Python str indices (Unicode code points), end exclusive; doccano.jsonl uses UTF-16 code units (Doccano's)"
 _VERSION_RE = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 BUMPS = ("patch", "minor", "major")
@@ -105,6 +106,18 @@ def canonical_record(record: dict) -> dict:
 def read_canonical(path: str | Path, labels: LabelSchema) -> list[dict]:
     """A gold file validated and in canonical form, sorted by document id."""
     return sorted((canonical_record(r) for _, r in iter_gold(path, labels)), key=lambda r: r["id"])
+
+
+def read_previous(path: Path) -> list[dict]:
+    """A previous release's gold.jsonl, checked against the JSON Schema only: its labels may be ones
+    the current label schema no longer has (that is what a major release changes)."""
+    records = []
+    for lineno, rec in iter_jsonl(path):
+        errs = schema_errors(rec, "gold")
+        if errs:
+            raise InputError.at(path, lineno, f"previous release unreadable: {errs[0]}")
+        records.append(canonical_record(rec))
+    return sorted(records, key=lambda r: r["id"])
 
 
 # ------------------------------------------------------------------------------- token formats
@@ -531,7 +544,7 @@ def export(gold_candidate: str | Path, version: str, out_root: str | Path = "cor
             prev_manifest = json.loads((prev_dir / "manifest.json").read_text(encoding="utf-8"))
         except (FileNotFoundError, json.JSONDecodeError) as e:
             raise InputError.at(prev_dir / "manifest.json", None, f"previous release unreadable ({e})") from None
-        prev_records = read_canonical(prev_dir / "gold.jsonl", labels)
+        prev_records = read_previous(prev_dir / "gold.jsonl")
     diff = diff_records(prev_records, records)
     bump, reasons = None, []
     if prev_manifest is not None:
@@ -573,6 +586,9 @@ def export(gold_candidate: str | Path, version: str, out_root: str | Path = "cor
                 fh.write(dumps(rec) + "\n")
         docs, alignment = build_docs(records)
         (tmp / "gold.spacy").write_bytes(docbin_bytes(docs))
+        shutil.copyfile(schemas_dir() / "labels.json", tmp / "labels.json")
+        if sha256_file(tmp / "labels.json") != labels.sha256:
+            raise InputError(f"{schemas_dir() / 'labels.json'} changed during the export; run it again")
         (tmp / "gold.conll").write_text(conll_text(docs), encoding="utf-8", newline="\n")
         with open(tmp / "doccano.jsonl", "w", encoding="utf-8", newline="\n") as fh:
             for line in doccano_lines(records, name):
@@ -659,7 +675,10 @@ def verify(release_dir: str | Path) -> list[str]:
                             f"{str(info.get('sha256'))[:12]}…, {info.get('size')} bytes): the file was changed")
         else:
             intact.add(f)
-    records = _verify_gold(rel / "gold.jsonl", manifest, problems) if "gold.jsonl" in intact else None
+    labels = load_labels(rel / "labels.json") if "labels.json" in intact else None
+    if labels is not None and labels.sha256 != (manifest["labels"] or {}).get("sha256"):
+        problems.append(f"{rel / 'labels.json'}: differs from the label schema the manifest records")
+    records = _verify_gold(rel / "gold.jsonl", manifest, labels, problems) if "gold.jsonl" in intact else None
     if records is not None:
         checks = (("gold.spacy", _verify_docbin), ("gold.conll", _verify_conll), ("doccano.jsonl", _verify_doccano))
         for name, check in checks:
@@ -668,8 +687,8 @@ def verify(release_dir: str | Path) -> list[str]:
     return problems
 
 
-def _verify_gold(path: Path, manifest: dict, problems: list[str]) -> list[dict] | None:
-    found = validate_file(path, "gold")
+def _verify_gold(path: Path, manifest: dict, labels: LabelSchema | None, problems: list[str]) -> list[dict] | None:
+    found = list(iter_problems(path, "gold", labels=labels))
     if found:
         problems.extend(found)
         return None

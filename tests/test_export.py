@@ -49,14 +49,16 @@ def test_release_layout_and_manifest(tmp_path):
     rel = tmp_path / "gold" / "v0.1.0"
     assert res["release"] == str(rel) and res["previous"] is None
     assert sorted(p.name for p in rel.iterdir()) == ["CHANGELOG.md", "DATACARD.md", "doccano.jsonl", "gold.conll",
-                                                     "gold.jsonl", "gold.spacy", "manifest.json"]
+                                                     "gold.jsonl", "gold.spacy", "labels.json", "manifest.json"]
     assert os.readlink(tmp_path / "gold" / "latest") == "v0.1.0"           # relative symlink
     assert not [p for p in (tmp_path / "gold").iterdir() if p.name.startswith(".")]   # no temp folder left
     m = json.loads((rel / "manifest.json").read_text())
     assert m["counts"] == {"documents": 2, "spans": {"total": 8, "by_label": {"ACTOR": 2, "ATTRIBUTION": 1,
                                                                               "FIGURE": 2, "LOCATION": 3}},
                            "relations": {"total": 2, "by_label": {"REPORTED_BY": 1, "SOURCE": 1}}}
-    assert set(m["files"]) == {"gold.jsonl", "gold.spacy", "gold.conll", "doccano.jsonl", "DATACARD.md", "CHANGELOG.md"}
+    assert set(m["files"]) == {"gold.jsonl", "gold.spacy", "gold.conll", "doccano.jsonl", "labels.json", "DATACARD.md",
+                               "CHANGELOG.md"}
+    assert (rel / "labels.json").read_bytes() == (schemas_dir() / "labels.json").read_bytes()
     assert all(len(v["sha256"]) == 64 and v["size"] == (rel / k).stat().st_size for k, v in m["files"].items())
     assert m["labels"]["span_labels"] == ["ACTOR", "ATTRIBUTION", "FIGURE", "LOCATION", "WEAPON"]
     assert m["labels"]["path"] == "schemas/labels.json" and len(m["labels"]["sha256"]) == 64
@@ -204,8 +206,8 @@ def test_invalid_gold_writes_nothing(tmp_path):
     assert not (tmp_path / "gold").exists() or not any((tmp_path / "gold").iterdir())
 
 
-@pytest.mark.parametrize("name", ["gold.jsonl", "gold.spacy", "gold.conll", "doccano.jsonl", "DATACARD.md",
-                                  "CHANGELOG.md"])
+@pytest.mark.parametrize("name", ["gold.jsonl", "gold.spacy", "gold.conll", "doccano.jsonl", "labels.json",
+                                  "DATACARD.md", "CHANGELOG.md"])
 def test_verify_catches_a_one_byte_change(tmp_path, name):
     _release(tmp_path)
     rel = tmp_path / "gold" / "v0.1.0"
@@ -236,3 +238,22 @@ def test_verify_catches_added_missing_and_manifest_edits(tmp_path):
     assert any(p == f"{rel / 'gold.conll'}: missing" for p in verify(rel))
     assert CliRunner().invoke(app, ["verify", str(rel)]).exit_code == 1
     assert CliRunner().invoke(app, ["verify", str(tmp_path)]).exit_code == 1
+
+
+def test_removing_a_label_needs_major_and_reads_the_old_release(tmp_path, monkeypatch):
+    root = tmp_path / "gold"
+    with_weapon = write_jsonl(tmp_path / "w.jsonl", [gold("d1", "Barrel bombs fell on Hama.",
+                                                          [("Barrel bombs", "WEAPON"), ("Hama", "LOCATION")])])
+    export(with_weapon, "0.1.0", root)
+    schemas = tmp_path / "schemas"
+    shutil.copytree(schemas_dir(), schemas)
+    labels = json.loads((schemas / "labels.json").read_text())
+    labels["span_labels"] = [x for x in labels["span_labels"] if x["name"] != "WEAPON"]
+    (schemas / "labels.json").write_text(json.dumps(labels))
+    monkeypatch.setenv("ANNOTATE_SCHEMAS", str(schemas))
+    without = write_jsonl(tmp_path / "n.jsonl", [gold("d1", "Barrel bombs fell on Hama.", [("Hama", "LOCATION")])])
+    with pytest.raises(InputError, match="needs major"):
+        export(without, "0.1.1", root)
+    res = export(without, "1.0.0", root)
+    assert res["diff"]["spans"] == {"WEAPON": {"added": 0, "removed": 1, "changed": 0}}
+    assert verify(root / "v0.1.0") == [] and verify(root / "v1.0.0") == []
