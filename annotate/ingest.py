@@ -539,14 +539,14 @@ def _meta(source: str, raw: bytes, art: Article, fmt: str, encoding: str, extra:
 
 def read_file(where: str, path: Path, warnings: list[str]) -> Iterator[Doc | Problem]:
     """Yield the documents of one input file, or a :class:`Problem` for each bad part of it."""
+    fmt = FORMATS.get(path.suffix.lower(), "text")
+    if fmt == "jsonl":
+        yield from read_jsonl_records(where, path)
+        return
     try:
         raw = path.read_bytes()
     except OSError as e:
         yield Problem.at(where, None, f"cannot read: {e.strerror}")
-        return
-    fmt = FORMATS.get(path.suffix.lower(), "text")
-    if fmt == "jsonl":
-        yield from read_jsonl_records(where, raw)
         return
     try:
         text, encoding, warning = decode(raw, where)
@@ -568,16 +568,27 @@ def read_file(where: str, path: Path, warnings: list[str]) -> Iterator[Doc | Pro
     yield Doc(art.text, _meta(where, raw, art, fmt, encoding))
 
 
-def read_jsonl_records(where: str, raw: bytes) -> Iterator[Doc | Problem]:
-    """Documents from JSONL records that carry ``text``; other fields are kept in meta."""
-    if not raw.strip():
-        yield Problem.at(where, None, "empty file")
+def read_jsonl_records(where: str, path: Path) -> Iterator[Doc | Problem]:
+    """Documents from JSONL records that carry ``text``, streamed line by line; the records' other
+    fields are kept in meta (title, url, outlet, date in their places)."""
+    try:
+        fh = open(path, "rb")
+    except OSError as e:
+        yield Problem.at(where, None, f"cannot read: {e.strerror}")
         return
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    for lineno, line in enumerate(raw.split(b"\n"), 1):
+    with fh:
+        yield from _jsonl_records(where, fh)
+
+
+def _jsonl_records(where: str, lines: Iterable[bytes]) -> Iterator[Doc | Problem]:
+    seen = False
+    for lineno, line in enumerate(lines, 1):
+        if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        line = line.rstrip(b"\r\n")
         if not line.strip():
             continue
+        seen = True
         try:
             record = json.loads(line.decode("utf-8"))
         except UnicodeDecodeError as e:
@@ -595,15 +606,17 @@ def read_jsonl_records(where: str, raw: bytes) -> Iterator[Doc | Problem]:
             continue
         given = record.get("meta") if isinstance(record.get("meta"), dict) else {}
         given = {**{k: v for k, v in record.items() if k not in ("text", "meta", "id")}, **given}
-        art = Article(text=text, title=given.pop("title", None), url=given.pop("url", None),
-                      outlet=given.pop("outlet", None), date=given.pop("date", None))
+        known = {key: given.pop(key, None) for key in ("title", "url", "outlet", "date")}
+        art = Article(text=text, **{k: v if v is None or isinstance(v, str) else str(v) for k, v in known.items()})
         extra = {"source_line": lineno}
         if "id" in record:
             extra["source_id"] = record["id"]
         for key in ("source_file", "raw_sha256", "text_sha256", "duplicate_of", "near_duplicates",
                     "format", "encoding"):
             given.pop(key, None)
-        yield Doc(text, _meta(where, line.rstrip(b"\r"), art, "jsonl", "utf-8", {**given, **extra}))
+        yield Doc(text, _meta(where, line, art, "jsonl", "utf-8", {**given, **extra}))
+    if not seen:
+        yield Problem.at(where, None, "empty file")
 
 
 # ---------------------------------------------------------------- 5. near duplicates
@@ -762,11 +775,13 @@ class _Spool:
         self.fh.close()
 
 
-def _prepare(item: tuple[str, Path]) -> tuple[list[tuple[Doc, Any] | str], list[str]]:
+def _prepare(item: tuple[str, Path]) -> tuple[list[tuple[Doc, Any] | str] | None, list[str]]:
     """Read one file into documents with their signatures, problems as strings (runs in a worker)."""
     where, path = item
     warnings: list[str] = []
     out: list[tuple[Doc, Any] | str] = []
+    if FORMATS.get(path.suffix.lower()) == "jsonl":
+        return None, warnings  # JSONL files are streamed by the main process, not held in a list
     for doc in read_file(where, path, warnings):
         out.append(str(doc) if isinstance(doc, Problem) else (doc, signature(doc.text)))
     return out, warnings
@@ -816,8 +831,10 @@ def ingest(paths: Iterable[str | Path], out: str | Path, *, skip_invalid: bool =
         exact: list[dict] = []
         near: list[dict] = []
         prepared = _prepared(files, jobs or auto_jobs(len(files)))
-        for done, ((where, _), (items, file_warnings)) in enumerate(zip(files, prepared), 1):
+        for done, ((where, path), (items, file_warnings)) in enumerate(zip(files, prepared), 1):
             warnings.extend(file_warnings)
+            if items is None:  # JSONL: streamed here, signatures computed by the index
+                items = (str(d) if isinstance(d, Problem) else (d, None) for d in read_jsonl_records(where, path))
             for item in items:
                 if isinstance(item, str):
                     problems.append(item)

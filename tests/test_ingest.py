@@ -428,3 +428,14 @@ def test_worker_processes_give_the_same_output(in_root, tmp_path):
     ingest(["seeds/"], tmp_path / "one.jsonl", jobs=1)
     ingest(["seeds/"], tmp_path / "two.jsonl", jobs=2)
     assert (tmp_path / "one.jsonl").read_bytes() == (tmp_path / "two.jsonl").read_bytes()
+
+
+def test_jsonl_with_bom_and_crlf_and_blank_only_file(tmp_path):
+    (tmp_path / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + json.dumps({"text": ARTICLE[0], "title": 7}).encode()
+                                         + b"\r\n\r\n")
+    (tmp_path / "blank.jsonl").write_bytes(b"\n  \n")
+    result = ingest([tmp_path], tmp_path / "out" / "documents.jsonl", skip_invalid=True)
+    assert result["problems"] == [f"{(tmp_path / 'blank.jsonl').as_posix()}: empty file"]
+    [rec] = read(tmp_path / "out" / "documents.jsonl")
+    assert rec["text"] == ARTICLE[0] and rec["meta"]["title"] == "7"  # the schema wants a string
+    assert schema_errors(rec, "documents") == []
