@@ -216,9 +216,13 @@ _BOILER = re.compile(r"^(?:posts? related|related(?: articles| posts| stories)?|
                      re.I)
 _URL_LABEL = re.compile(r"^(?:original (?:url|link|article|source)|source (?:url|link)|url|link)\s*:\s*(\S*)$", re.I)
 _URL_LINE = re.compile(r"^<?(https?://[^\s<>]+?)>?$")
-_REPUBLISHED = re.compile(r"^(?:this|the) (?:article|story|report|piece) (?:was|is) (?:originally |first )?"
-                          r"(?:published|posted|appeared) (?:by|in|on|at) (.+?)"
-                          r"(?:,? and (?:is|was|has been) (?:re)?(?:printed|published|posted)\b.*?)?\.?$", re.I)
+# A republication notice names the outlet; it needs "originally/first" or "with permission", so that
+# news sentences such as "The report was published by the UN on Monday." stay in the text.
+_REPUBLISHED = re.compile(r"^this (?:article|story|report|piece) (?:was|is|has been) "
+                          r"(?:(?:originally|first) (?:published|posted|appeared) (?:by|in|on|at) (.{2,100}?)"
+                          r"(?:,? and (?:is|was|has been) (?:re)?(?:printed|published|posted)\b.{0,60}?)?"
+                          r"|(?:published|posted) (?:by|in|on|at) (.{2,100}?),? and (?:is|was|has been) "
+                          r"(?:re)?(?:printed|published|posted) with permission)\.?$", re.I)
 _SOURCE_TAIL = re.compile(r"\s*\((?:source|via)\s*:\s*([^()\n]{2,120})\)\s*$", re.I)
 
 # Front matter: the short lines before the first body paragraph.
@@ -311,7 +315,7 @@ def _take_boilerplate(lines: list[tuple[str, str]], art: Article) -> list[tuple[
                 art.url = art.url or inline.group(1)
             want_url = not m_url.group(1)
         elif m_rep:
-            art.outlet = art.outlet or m_rep.group(1).strip()
+            art.outlet = art.outlet or (m_rep.group(1) or m_rep.group(2)).strip()
         elif _URL_LINE.match(line):
             art.url = art.url or _URL_LINE.match(line).group(1)
         elif not _BOILER.match(line):

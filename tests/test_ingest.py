@@ -439,3 +439,11 @@ def test_jsonl_with_bom_and_crlf_and_blank_only_file(tmp_path):
     [rec] = read(tmp_path / "out" / "documents.jsonl")
     assert rec["text"] == ARTICLE[0] and rec["meta"]["title"] == "7"  # the schema wants a string
     assert schema_errors(rec, "documents") == []
+
+
+def test_republication_notice_is_meta_but_a_news_sentence_is_not():
+    notice = "This story was first published by Example Wire and is reprinted with permission."
+    news = "This report was published by Human Rights Watch on Monday."
+    art = clean_text("\n\n".join([notice, ARTICLE[0], news]))
+    assert art.outlet == "Example Wire"
+    assert paragraphs(art.text) == [ARTICLE[0], news]
