@@ -750,7 +750,8 @@ class _Spool:
     """Records written to a temporary file (beside the output) and read back by offset."""
 
     def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
+        while not folder.is_dir() and folder != folder.parent:  # create nothing before the output
+            folder = folder.parent
         self.fh = tempfile.TemporaryFile(mode="w+b", dir=folder, prefix=".ingest-", suffix=".spool")
         self.offsets: dict[str, int] = {}
 

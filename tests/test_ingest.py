@@ -383,9 +383,17 @@ def test_folders_skip_unknown_files_and_the_output_itself(tmp_path):
 
 
 def test_missing_path_is_a_problem(tmp_path):
-    result = ingest([tmp_path / "nope"], tmp_path / "out.jsonl")
+    result = ingest([tmp_path / "nope"], tmp_path / "new" / "out.jsonl")
     assert result["problems"] == [f"{(tmp_path / 'nope').as_posix()}: no such file or folder"]
-    assert not (tmp_path / "out.jsonl").exists()
+    assert not (tmp_path / "new").exists()  # not even the output's folder is created
+
+
+def test_skip_invalid_with_nothing_valid_writes_nothing(tmp_path):
+    (tmp_path / "empty.txt").write_bytes(b"")
+    result = ingest([tmp_path], tmp_path / "out.jsonl", skip_invalid=True)
+    assert not result["written"] and result["documents"] == 0 and not (tmp_path / "out.jsonl").exists()
+    res = CliRunner().invoke(app, ["ingest", str(tmp_path), "--out", str(tmp_path / "out.jsonl"), "--skip-invalid"])
+    assert res.exit_code == 2 and "nothing written: no valid documents" in res.output
 
 
 # ---------------------------------------------------------------- the command line
