@@ -172,11 +172,15 @@ def ingest_cmd(
             raise fail(f"nothing written: {len(result['problems'])} bad input(s)", 2,
                        "fix them, or pass --skip-invalid to write the good documents")
         raise fail("nothing written: no valid documents", 2)
-    for dup in result["exact_duplicates"]:
+    shown = 20  # the rest are in the records' meta.duplicate_of / meta.near_duplicates
+    for dup in result["exact_duplicates"][:shown]:
         out.print(f"exact duplicate: {dup['id']} ({dup['source_file']}) = {dup['duplicate_of']}", markup=False)
-    for pair in result["near_duplicates"]:
+    for pair in result["near_duplicates"][:shown]:
         out.print(f"near duplicates: {pair['a']} ({pair['a_file']}) ~ {pair['b']} ({pair['b_file']}) "
                   f"similarity {pair['similarity']:.3f}", markup=False)
+    hidden = max(0, len(result["exact_duplicates"]) - shown) + max(0, len(result["near_duplicates"]) - shown)
+    if hidden:
+        out.print(f"… and {hidden} more duplicate lines: see meta.duplicate_of and meta.near_duplicates", markup=False)
     skipped = f", {len(result['problems'])} bad input(s) skipped" if result["problems"] else ""
     def n(count: int, noun: str) -> str:
         return f"{count} {noun}{'' if count == 1 else 's'}"
