@@ -83,6 +83,7 @@ def test_seed_000_markdown_is_gone_and_its_front_matter_is_meta(seeds):
     text, meta = rec["text"], rec["meta"]
     for syntax in ("**", "](", "[", "# ", "<http", "Original url", "Related article", "By Reuters", "July 07, 2019"):
         assert syntax not in text, syntax
+    assert not set("*#[]<>`") & set(text)
     assert text.startswith("At least 544 civilians have been killed")
     assert text.endswith("which provides aid in the northwest, said in a statement.")
     assert meta["title"] == "Over 500 Civilians Dead After Russian-Led Assault in Syria"
@@ -455,3 +456,21 @@ def test_republication_notice_is_meta_but_a_news_sentence_is_not():
     art = clean_text("\n\n".join([notice, ARTICLE[0], news]))
     assert art.outlet == "Example Wire"
     assert paragraphs(art.text) == [ARTICLE[0], news]
+
+
+def test_markdown_file_structure_is_reduced_to_text(tmp_path):
+    (tmp_path / "story.md").write_text(
+        "# Strikes on Idlib\n\nBy Example Wire\n\n2019-07-05\n\n"
+        "Rescuers said *at least* 15 people were killed\nin [Mhambil](https://example.org/m) on Friday.\n\n"
+        "## What was used\n\n- barrel bombs dropped by `helicopters`\n- __cluster munitions__\n\n"
+        "> \"Whole villages have been emptied,\" a spokesman said.\n\n---\n", encoding="utf-8")
+    result = ingest([tmp_path / "story.md"], tmp_path / "out.jsonl")
+    [rec] = read(tmp_path / "out.jsonl")
+    assert paragraphs(rec["text"]) == [
+        "Rescuers said at least 15 people were killed in Mhambil on Friday.",
+        "What was used", "barrel bombs dropped by helicopters", "cluster munitions",
+        '"Whole villages have been emptied," a spokesman said.']
+    meta = rec["meta"]
+    assert (meta["title"], meta["byline"], meta["date"], meta["format"]) == (
+        "Strikes on Idlib", "Example Wire", "2019-07-05", "markdown")
+    assert result["warnings"] == []
