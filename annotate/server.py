@@ -286,11 +286,18 @@ def _spawn(state: Path, name: str, env: dict, port: int) -> dict:
     return record
 
 
-def _signal_group(record: dict, sig: int) -> None:
-    """Signal the process group of a recorded process, only if the leader is still that process."""
+def _signal(record: dict, sig: int) -> None:
+    """Signal a recorded process, only if it is still that process (pid and start time).
+
+    SIGTERM goes to the leader alone (gunicorn and celery then stop their children cleanly);
+    SIGKILL goes to its whole process group (its own session), as a crash would take all of it.
+    """
     if _alive(record):
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(record["pid"], sig)
+            if sig == signal.SIGKILL:
+                os.killpg(record["pid"], sig)
+            else:
+                os.kill(record["pid"], sig)
 
 
 def _stop(state: Path, name: str, timeout: float = STOP_TIMEOUT, sig: int = signal.SIGTERM) -> Optional[int]:
@@ -298,12 +305,12 @@ def _stop(state: Path, name: str, timeout: float = STOP_TIMEOUT, sig: int = sign
     record = _read_record(state, name)
     pid = record["pid"] if _alive(record) else None
     if pid is not None:
-        _signal_group(record, sig)
+        _signal(record, sig)
         deadline = time.monotonic() + timeout
         while _alive(record) and time.monotonic() < deadline:
             time.sleep(0.1)
         if _alive(record):
-            _signal_group(record, signal.SIGKILL)
+            _signal(record, signal.SIGKILL)
             while _alive(record):
                 time.sleep(0.05)
         _wait_group_gone(pid, 5.0)
@@ -442,9 +449,9 @@ def _up_locked(state: Path, port: int, database_url: str | None, timeout: float,
     running = {name: _alive(_read_record(state, name)) for name in PROCESSES}
     if all(running.values()):
         return {**status(state), "started": [], "installed": False}
-    if server and running["worker"]:
-        port = server["port"]  # restart the web server of a running instance where it was
-    if not _port_free(port):
+    if server and any(running.values()):
+        port = server["port"]  # complete a partly running instance where it was
+    if not running["web"] and not _port_free(port):
         raise ServerError(f"port {port} on {HOST} is already in use by another program",
                           hint="choose another with --port")
     installed = install(step=step)["installed"]
@@ -457,12 +464,13 @@ def _up_locked(state: Path, port: int, database_url: str | None, timeout: float,
     _write_json(_run_dir(state) / "server.json", {"port": port, "url": url, "database": redact_url(db_url)})
     started = []
     try:
-        if not running["worker"]:
+        if not any(running.values()):  # a cold start: bring the schema and the admin account up to date
             if step:
                 step("initialising the database (migrate, roles, admin account)")
             admin = creds["admin"]
             _run_admin(state, creds, db_url, ["init", "users"],
                        [{"username": admin, **creds["users"][admin]}])
+        if not running["worker"]:
             if step:
                 step("starting the celery worker")
             log = _log_path(state, "worker")
@@ -470,10 +478,11 @@ def _up_locked(state: Path, port: int, database_url: str | None, timeout: float,
             _spawn(state, "worker", _server_env(state, creds, db_url), port)
             started.append("worker")
             _wait_worker_ready(state, offset, timeout)
-        if step:
-            step(f"starting the web server on {url}")
-        _spawn(state, "web", _server_env(state, creds, db_url), port)
-        started.append("web")
+        if not running["web"]:
+            if step:
+                step(f"starting the web server on {url}")
+            _spawn(state, "web", _server_env(state, creds, db_url), port)
+            started.append("web")
         _wait_healthy(state, url, timeout)
     except BaseException:
         for name in reversed(started):
@@ -492,10 +501,19 @@ def down(state_dir: str | Path | None = None, *, timeout: float = STOP_TIMEOUT) 
     return {"state_dir": str(state), "local": True, "stopped": {k: v for k, v in stopped.items() if v}}
 
 
+def kill(state_dir: str | Path | None = None, name: str = "web") -> Optional[int]:
+    """SIGKILL one server process group ("web" or "worker") at once, as a crash would (tests).
+
+    Returns the pid killed (None if it was not running); ``up`` then starts only what is missing.
+    """
+    if name not in PROCESSES:
+        raise InputError(f"{name!r}: not one of {', '.join(PROCESSES)}")
+    return _stop(state_path(state_dir), name, timeout=0.0, sig=signal.SIGKILL)
+
+
 def kill_web(state_dir: str | Path | None = None) -> Optional[int]:
-    """SIGKILL the web server's process group at once, as a crash would (tests). Returns the pid killed."""
-    state = state_path(state_dir)
-    return _stop(state, "web", timeout=0.0, sig=signal.SIGKILL)
+    """SIGKILL the web server (see :func:`kill`)."""
+    return kill(state_dir, "web")
 
 
 def status(state_dir: str | Path | None = None) -> dict:

@@ -48,12 +48,12 @@ class DoccanoServer:
         """{"worker": pid, "web": pid} of the running processes (None when not running)."""
         return {name: p["pid"] if p["alive"] else None for name, p in self.status()["processes"].items()}
 
-    def kill(self) -> int | None:
-        """SIGKILL the web server's process group at once (simulates a crash); returns its pid."""
-        return server.kill_web(self.state_dir)
+    def kill(self, name: str = "web") -> int | None:
+        """SIGKILL the web server's (or "worker") process group at once (simulates a crash); returns its pid."""
+        return server.kill(self.state_dir, name)
 
     def restart(self) -> dict:
-        """Start whatever is not running (after kill(): the web server) and wait until healthy."""
+        """Start whatever is not running (after kill(): that process) and wait until healthy."""
         info = server.up(self.state_dir, self.port, timeout=START_TIMEOUT)
         if not info["healthy"]:
             pytest.fail(f"Doccano did not come back healthy: {info}", pytrace=False)

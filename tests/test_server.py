@@ -203,6 +203,16 @@ def test_kill_and_restart_the_web_server(doccano_server):
     assert doccano_server.token()  # the admin still logs in: same database
 
 
+def test_a_crashed_worker_is_restarted_alone(doccano_server):
+    before = doccano_server.pids()
+    assert doccano_server.kill("worker") == before["worker"]
+    assert doccano_server.pids() == {"worker": None, "web": before["web"]}
+    info = doccano_server.restart()
+    assert info["started"] == ["worker"] and info["healthy"]  # the running web server was left alone
+    after = doccano_server.pids()
+    assert after["web"] == before["web"] and after["worker"] not in (None, before["worker"])
+
+
 # ------------------------------------------------------------------ one extra instance: up, down
 
 def test_down_stops_exactly_the_recorded_processes(tmp_path, monkeypatch):
