@@ -829,13 +829,13 @@ def ingest(paths: Iterable[str | Path], out: str | Path, *, skip_invalid: bool =
     if not files and not problems:
         raise InputError("no input files found (expected .txt, .md, .html or .jsonl files)")
     spool = _Spool(out.parent)
+    prepared = _prepared(files, jobs or auto_jobs(len(files)))
     try:
         index = NearDuplicateIndex(near_threshold, spool.text)
         first_by_hash: dict[str, str] = {}
         copies: dict[str, int] = {}
         exact: list[dict] = []
         near: list[dict] = []
-        prepared = _prepared(files, jobs or auto_jobs(len(files)))
         for done, ((where, path), (items, file_warnings)) in enumerate(zip(files, prepared), 1):
             warnings.extend(file_warnings)
             if items is None:  # JSONL: streamed here, signatures computed by the index
@@ -876,6 +876,7 @@ def ingest(paths: Iterable[str | Path], out: str | Path, *, skip_invalid: bool =
         result["written"] = True
         return result
     finally:
+        prepared.close()  # stops the worker processes, if any, even on an error or Ctrl-C
         spool.close()
 
 
