@@ -26,7 +26,8 @@ from typing import Any
 from .errors import InputError
 from .doccano import OffsetMap
 from .jsonl import iter_jsonl, write_jsonl
-from .schema import load_labels, schema_errors, semantic_errors
+from .gold import record_errors
+from .schema import load_labels, semantic_errors
 
 FORMATS = ("auto", "prodigy", "doccano")
 
@@ -180,7 +181,7 @@ def _convert_line(path, lineno: int, rec: Any, fmt: str, id_key: str | None, by_
         raise InputError.at(path, lineno, f"cannot convert: {type(e).__name__}: {e}") from None
     gold = {"id": doc_id, "text": rec["text"], "spans": spans, "relations": relations,
             "meta": {"imported_from": Path(path).name, "format": kind, "line": lineno}}
-    errs = schema_errors(gold, "gold") or semantic_errors(gold, labels)
+    errs = record_errors(gold, "gold") or semantic_errors(gold, labels)
     if errs:
         raise InputError.at(path, lineno, f"{doc_id}: {errs[0]}")
     unmapped.extend({"doc": doc_id, "line": lineno, **u} for u in lost)

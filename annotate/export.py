@@ -39,10 +39,10 @@ from typing import Any, Iterable
 
 from . import __version__
 from .errors import InputError
-from .gold import ensure_span_ids, iter_gold, read_documents, span_key
+from .gold import ensure_span_ids, iter_gold, read_documents, record_errors, span_key
 from .doccano import OffsetMap
 from .jsonl import dumps, iter_jsonl
-from .schema import LabelSchema, iter_problems, load_labels, schema_errors, schemas_dir
+from .schema import LabelSchema, load_labels, schemas_dir, semantic_errors
 
 RELEASE_FILES = ("gold.jsonl", "gold.spacy", "gold.conll", "doccano.jsonl", "labels.json", "DATACARD.md", "CHANGELOG.md")
 OFFSETS = "Python str indices (Unicode code points), end exclusive; doccano.jsonl uses UTF-16 code units (Doccano's)"
@@ -113,7 +113,7 @@ def read_previous(path: Path) -> list[dict]:
     the current label schema no longer has (that is what a major release changes)."""
     records = []
     for lineno, rec in iter_jsonl(path):
-        errs = schema_errors(rec, "gold")
+        errs = record_errors(rec, "gold")
         if errs:
             raise InputError.at(path, lineno, f"previous release unreadable: {errs[0]}")
         records.append(canonical_record(rec))
@@ -688,11 +688,15 @@ def verify(release_dir: str | Path) -> list[str]:
 
 
 def _verify_gold(path: Path, manifest: dict, labels: LabelSchema | None, problems: list[str]) -> list[dict] | None:
-    found = list(iter_problems(path, "gold", labels=labels))
-    if found:
-        problems.extend(found)
+    labels = labels or load_labels()
+    records, found = [], []
+    for lineno, rec in iter_jsonl(path, skip_invalid=True, problems=found):
+        errs = record_errors(rec, "gold") or semantic_errors(rec, labels)
+        found.extend(f"{path}:{lineno}: {e}" for e in errs)
+        records.append(rec)
+    if found or not records:
+        problems.extend(str(f) for f in found or [f"{path}: no records"])
         return None
-    records = [r for _, r in iter_jsonl(path)]
     if [r["id"] for r in records] != manifest["documents"]:
         problems.append(f"{path}: document ids differ from the manifest's list")
     if _counts(records) != manifest["counts"]:

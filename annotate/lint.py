@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import InputError
-from .gold import span_key
+from .gold import record_errors, span_key
 from .jsonl import iter_jsonl
-from .schema import LabelSchema, load_labels, schema_errors
+from .schema import LabelSchema, load_labels
 
 CODES = ("label-conflict", "unlabelled", "whitespace", "mid-word", "relation-type", "relation-endpoint",
          "duplicate-span")
@@ -178,7 +178,7 @@ def lint(paths: Iterable[str | Path], *, allow: str | Path | None = None) -> dic
     items = []
     for path in paths:
         for lineno, rec in iter_jsonl(path):
-            errs = schema_errors(rec, "gold")
+            errs = record_errors(rec, "gold")
             if not errs and not all(0 <= s["start"] < s["end"] <= len(rec["text"]) for s in rec["spans"]):
                 errs = ["a span lies outside the text or is empty"]
             if errs:

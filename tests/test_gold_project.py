@@ -71,3 +71,56 @@ def test_cli_prints_review_and_writes_files(tmp_path):
     assert {i["kind"] for i in review} == {"span", "relation"}
     bad = CliRunner().invoke(app, ["project-labels", str(docs), "--documents", str(docs), "--out", str(out)])
     assert bad.exit_code == 2 and "documents.jsonl:1" in bad.output
+
+
+def test_aligner_words_then_characters():
+    from annotate.gold import Aligner
+
+    src = "Strikes hit Idlib, Hama and U.S.-based groups; 5 died."
+    tgt = "Overnight, strikes hit Idlib. Hama and U.S.-based\ngroups; five died."
+    al = Aligner(src, tgt)
+    idlib = src.index("Idlib")
+    assert al.span(idlib, idlib + 5) == (tgt.index("Idlib"), tgt.index("Idlib") + 5)   # "Idlib," vs "Idlib."
+    us = src.index("U.S.")
+    assert al.span(us, us + 4) == (tgt.index("U.S."), tgt.index("U.S.") + 4)          # inside one word
+    groups = src.index("U.S.-based groups")
+    assert al.span(groups, groups + len("U.S.-based groups")) is None                  # a newline now inside
+    assert al.suggest(groups, groups + len("U.S.-based groups")) == (tgt.index("U.S."), tgt.index("groups") + 6)
+    five = src.index("5")
+    assert al.span(five, five + 1) is None                                              # "5" became "five"
+    strikes = src.index("Strikes")
+    assert al.span(strikes, strikes + 7) is None                                        # case changed
+
+
+def test_projection_never_places_a_span_on_different_text():
+    import difflib
+    import random
+
+    from annotate.gold import Aligner
+
+    rng = random.Random(3)
+    base = SRC * 3
+    placed = reference = 0
+    words = [(m.start(), m.end()) for m in __import__("re").finditer(r"\S+", base)]
+    for _ in range(30):
+        chars = list(base)
+        for _ in range(rng.randint(1, 15)):                  # random edits: replace, insert, delete
+            i = rng.randrange(len(chars))
+            op = rng.choice("rid")
+            if op == "r":
+                chars[i] = rng.choice("ab ,\n")
+            elif op == "i":
+                chars.insert(i, rng.choice("xy \n"))
+            else:
+                del chars[i]
+        tgt = "".join(chars)
+        al = Aligner(base, tgt)
+        for s, e in rng.sample(words, 20):
+            hit = al.span(s, e)
+            if hit is not None:
+                assert tgt[hit[0]:hit[1]] == base[s:e]
+                placed += 1
+            # the character-level reference (one matching block over the whole texts) places no more
+            blocks = difflib.SequenceMatcher(None, base, tgt, autojunk=False).get_matching_blocks()
+            reference += any(a <= s and e <= a + n for a, b, n in blocks)
+    assert placed >= reference * 0.95 and placed > 400
