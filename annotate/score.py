@@ -46,6 +46,8 @@ import subprocess
 import threading
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -653,22 +655,28 @@ def f1_table(base: np.ndarray, n_labels: int, present: np.ndarray, rel: np.ndarr
 # ---------------------------------------------------------------- bootstrap
 
 def resample_sums(matrices: Sequence[np.ndarray], resamples: int, seed: int | None,
-                  chunk_cells: int = 20_000_000) -> list[np.ndarray]:
+                  block: int = 64) -> list[np.ndarray]:
     """Column sums of each per-document matrix over ``resamples`` bootstrap resamples of the documents.
 
     All matrices share the same resampled documents (so two systems are compared pairwise).
-    Returns one (resamples, columns) array per matrix.
+    Each resample draws n documents with replacement; its weights (how often each document was
+    drawn) come from one ``bincount`` (a row fits in cache), and a block of weight rows times the
+    count matrix gives the sums. Returns one (resamples, columns) array per matrix.
     """
     n = matrices[0].shape[0]
     joined = np.hstack([m.astype(np.float64) for m in matrices])
+    # float32 holds integer sums exactly below 2**24: use it (twice as fast) when the totals allow
+    exact32 = float(joined.sum(axis=0).max(initial=0)) * 4 < 2 ** 24
+    dtype = np.float32 if exact32 else np.float64
+    counts = joined.astype(dtype)
     rng = np.random.default_rng(seed)
     sums = np.empty((resamples, joined.shape[1]))
-    step = max(1, min(resamples, chunk_cells // max(n, 1)))
-    for b0 in range(0, resamples, step):
-        c = min(step, resamples - b0)
-        draws = rng.integers(0, n, size=(c, n)) + (np.arange(c) * n)[:, None]
-        weights = np.bincount(draws.ravel(), minlength=c * n).reshape(c, n).astype(np.float64)
-        sums[b0:b0 + c] = weights @ joined
+    weights = np.empty((min(block, resamples), n), dtype=dtype)
+    for b0 in range(0, resamples, block):
+        c = min(block, resamples - b0)
+        for r in range(c):
+            weights[r] = np.bincount(rng.integers(0, n, size=n), minlength=n)
+        sums[b0:b0 + c] = weights[:c] @ counts
     out, at = [], 0
     for m in matrices:
         out.append(sums[:, at:at + m.shape[1]])
@@ -802,6 +810,22 @@ def _compare_report(a: Scored, b: Scored, labels: LabelIndex, present: np.ndarra
     return out
 
 
+def _present(base_total: np.ndarray, n_labels: int) -> np.ndarray:
+    """Labels that occur in the gold or the predictions (the ones macro-F1 averages over)."""
+    return (base_total[:n_labels] + base_total[n_labels:2 * n_labels]) > 0
+
+
+def _bootstrap(base: np.ndarray, rel: np.ndarray | None, n_labels: int, present: np.ndarray, n_types: int,
+               resamples: int, seed: int | None) -> dict[str, np.ndarray] | None:
+    """95% intervals of every F1 in :func:`f1_table`, or None when ``resamples`` is 0."""
+    if not resamples:
+        return None
+    mats = [base] + ([rel] if n_types else [])
+    sums = resample_sums(mats, resamples, seed)
+    table = f1_table(sums[0], n_labels, present, sums[1] if n_types else None, n_types)
+    return {k: _interval(v) for k, v in table.items()}
+
+
 def _error_items(gold_arrays, s: Scored) -> dict[int, list[tuple]]:
     """Per document: (kind, gold span or None, predicted span or None) for every error, in text order."""
     gd, gs, ge, gl = gold_arrays
@@ -842,14 +866,9 @@ def evaluate(gold: Gold, preds: Predictions, labels: LabelIndex, schema: LabelSc
     a = _score_system(gold, gold_arrays, preds, n_labels, rel_types)
     b = _score_system(gold, gold_arrays, compare, n_labels, rel_types) if compare is not None else None
     base_total = a.base.sum(axis=0)
-    present = (base_total[:n_labels] + base_total[n_labels:2 * n_labels]) > 0
+    present = _present(base_total, n_labels)
     nt = len(rel_types)
-    boot = None
-    if resamples:
-        mats = [a.base] + ([a.rel] if nt else [])
-        sums = resample_sums(mats, resamples, seed)
-        table = f1_table(sums[0], n_labels, present, sums[1] if nt else None, nt)
-        boot = {k: _interval(v) for k, v in table.items()}
+    boot = _bootstrap(a.base, a.rel if nt else None, n_labels, present, nt, resamples, seed)
     missing = [gold.ids[i] for i in range(n_docs) if i not in preds.seen]
     report = {
         "schema_version": REPORT_SCHEMA_VERSION,
@@ -1126,3 +1145,54 @@ def score_records(gold: Sequence[dict], pred: Sequence[dict] | None = None, *, e
     return _run(gold_model, labels, schema, source, compare_source=compare_source, bootstrap=bootstrap, seed=seed,
                 fail_under=fail_under, baseline=baseline, max_drop=max_drop, json_path=json_path,
                 markdown_path=markdown_path, errors_path=errors_path, progress=None)
+
+
+class _Codes(dict):
+    """Label -> code, adding unknown labels to the LabelIndex as they appear."""
+
+    def __init__(self, labels: LabelIndex) -> None:
+        super().__init__(labels.codes)
+        self.labels = labels
+
+    def __missing__(self, name: str) -> int:
+        code = self[name] = self.labels.code(name)
+        return code
+
+
+def _table_from_docs(docs: Sequence[Sequence[dict]], codes: _Codes, side: str) -> tuple[np.ndarray, ...]:
+    sizes = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+    flat = list(chain.from_iterable(docs))
+    try:
+        start = np.fromiter(map(itemgetter("start"), flat), dtype=np.int64, count=len(flat))
+        end = np.fromiter(map(itemgetter("end"), flat), dtype=np.int64, count=len(flat))
+        label = np.fromiter(map(codes.__getitem__, map(itemgetter("label"), flat)), dtype=np.int64, count=len(flat))
+    except (KeyError, TypeError, ValueError) as err:
+        raise InputError(f"{side} spans: every span needs integer start, end and a label ({err})") from None
+    if len(start) and not ((start >= 0) & (start < end)).all():
+        bad = int(np.flatnonzero(~((start >= 0) & (start < end)))[0])
+        raise InputError(f"{side} spans: span {bad} has start {int(start[bad])} and end {int(end[bad])} "
+                         "(expected 0 <= start < end)")
+    doc = np.repeat(np.arange(len(docs), dtype=np.int64), sizes)
+    return doc, start, end, label
+
+
+def score_spans(gold: Sequence[Sequence[dict]], pred: Sequence[Sequence[dict]], *, bootstrap: int = 0,
+                seed: int | None = 0, schema: LabelSchema | None = None) -> dict:
+    """The four schemes for span lists alone, one list of ``{"start", "end", "label"}`` per document
+    (nervaluate's ``loader="dict"`` input, but with exclusive ends): no texts, ids or relations.
+
+    Returns ``{"documents", "labels", "schemes"}`` with the same ``schemes`` section as :func:`score`.
+    """
+    if len(gold) != len(pred):
+        raise InputError(f"{len(gold)} gold documents but {len(pred)} predicted ones")
+    schema, labels = _labels_and_schema(schema)
+    codes = _Codes(labels)
+    ga = _table_from_docs(gold, codes, "gold")
+    pa = _table_from_docs(pred, codes, "predicted")
+    n_labels = len(labels)
+    base = base_counts(len(gold), n_labels, ga, pa, match(ga, pa))
+    total = base.sum(axis=0)
+    present = _present(total, n_labels)
+    boot = _bootstrap(base, None, n_labels, present, 0, bootstrap, seed)
+    return {"documents": len(gold), "labels": list(labels.names),
+            "schemes": _schemes_report(total, labels, present, boot)}
