@@ -412,9 +412,10 @@ class _Target:
     project: dict
     journal: Journal
     missing: set
-    buffer: list  # (doc id, sha, line, n spans)
+    buffer: list  # (doc id, sha, line, n spans) waiting to be sent
+    inflight: list = None  # the same, sent, import task running
     task: Optional[str] = None
-    upload_ids: tuple = ()
+    before: tuple = (0, 0)  # example count and importer's span count before the running import
 
 
 def push(documents: str | Path, project: str, annotators: Iterable[str] = (),
@@ -461,7 +462,7 @@ def push(documents: str | Path, project: str, annotators: Iterable[str] = (),
         journal = _journal_for(connection, proj)
         if client.count(proj["id"]) != len(journal.docs):
             _reconcile_all(client, proj, journal)
-        targets.append(_Target(name, annotator, proj, journal, set(), []))
+        targets.append(_Target(name, annotator, proj, journal, set(), [], []))
 
     summary = {n.name: {"project_id": n.project["id"], "annotator": n.annotator, "created": 0, "present": 0,
                         "changed": 0, "failed": 0} for n in targets}
@@ -495,10 +496,13 @@ def push(documents: str | Path, project: str, annotators: Iterable[str] = (),
                 if rec["id"] in t.missing:
                     t.buffer.append((rec["id"], by_id[rec["id"]].sha, line, len(spans)))
             if any(len(t.buffer) >= chunk_size for t in targets):
-                done += _flush(client, targets, summary, failures)
+                done += _finish(client, targets, summary, failures)  # the previous chunk
                 if progress:
                     progress("push", done, total)
-        done += _flush(client, targets, summary, failures)
+                _queue(client, targets)
+        done += _finish(client, targets, summary, failures)
+        _queue(client, targets)  # the last, partial chunk
+        done += _finish(client, targets, summary, failures)
         if progress:
             progress("push", done, total)
     totals = {k: sum(s[k] for s in summary.values()) for k in ("created", "present", "changed", "failed")}
@@ -521,13 +525,15 @@ def _prelabels(extract, rec: dict, labels: LabelSchema, path: Path, lineno: int,
     return spans
 
 
-def _flush(client: Client, targets: list[_Target], summary: dict, failures: list[str]) -> int:
-    """Import every non-empty buffer (all tasks queued first, so the worker never idles), then check each."""
-    active = [t for t in targets if t.buffer]
-    before = {}
-    for t in active:
+def _queue(client: Client, targets: list[_Target]) -> None:
+    """Upload every non-empty buffer and start its import; the buffer moves to ``inflight``.
+
+    The imports run in the worker while the caller reads and pre-annotates the next chunk."""
+    for t in targets:
+        if not t.buffer:
+            continue
         pid = t.project["id"]
-        before[t.name] = (len(t.journal.docs), _importer_spans(client, pid))
+        t.before = (client.count(pid), _importer_spans(client, pid))
         body = "".join(line + "\n" for _, _, line, _ in t.buffer).encode("utf-8")
         upload_id = client.call("POST", "fp/process/", files={"filepond": ("documents.jsonl", body,
                                                                             "application/octet-stream")},
@@ -535,32 +541,39 @@ def _flush(client: Client, targets: list[_Target], summary: dict, failures: list
         t.task = client.post(f"projects/{pid}/upload", {
             "uploadIds": [upload_id], "format": "JSONL", "task": "RelationExtraction",
             "column_data": "text", "column_label": "label", "encoding": "utf_8"})["task_id"]
+        t.inflight, t.buffer = t.buffer, []
+
+
+def _finish(client: Client, targets: list[_Target], summary: dict, failures: list[str]) -> int:
+    """Wait for the queued imports, then check each: the example count and the importer's span count
+    must have grown by exactly what was sent, else reconcile by document id. Journal what landed."""
+    active = [t for t in targets if t.inflight]
+    results = {t.name: client.wait_task(t.task, f"import into {t.name!r}") for t in active}
+    watermark = _watermark(client) if active else 0  # after every import of this round
     n_done = 0
     for t in active:
         pid = t.project["id"]
-        result = client.wait_task(t.task, f"import into {t.name!r}")
-        errors = [f"{t.name}: {e.get('filename', '')}:{e.get('line', '')}: {e.get('message', e)}"
-                  for e in (result or {}).get("error", [])]
+        errors = [f"{t.name}: line {e.get('line', '?')}: {e.get('message', e)}"
+                  for e in (results[t.name] or {}).get("error", [])]
         failures += errors
-        n_before, spans_before = before[t.name]
-        expected_spans = sum(n for _, _, _, n in t.buffer)
-        clean = (not errors and client.count(pid) == n_before + len(t.buffer)
+        n_before, spans_before = t.before
+        expected_spans = sum(n for _, _, _, n in t.inflight)
+        clean = (not errors and client.count(pid) == n_before + len(t.inflight)
                  and _importer_spans(client, pid) - spans_before == expected_spans)
-        watermark = _watermark(client)
         if clean:
-            for doc_id, sha, _, _ in t.buffer:
+            for doc_id, sha, _, _ in t.inflight:
                 t.journal.docs[doc_id] = [sha, None, watermark]
-            summary[t.name]["created"] += len(t.buffer)
+            summary[t.name]["created"] += len(t.inflight)
         else:
-            expected = {doc_id: n for doc_id, _, _, n in t.buffer}
+            expected = {doc_id: n for doc_id, _, _, n in t.inflight}
             ok = _reconcile_chunk(client, t.project, t.journal, expected, watermark, failures)
             summary[t.name]["created"] += ok
-            summary[t.name]["failed"] += len(t.buffer) - ok
+            summary[t.name]["failed"] += len(t.inflight) - ok
         t.journal.save()
-        for doc_id, _, _, _ in t.buffer:
+        for doc_id, _, _, _ in t.inflight:
             t.missing.discard(doc_id)
-        n_done += len(t.buffer)
-        t.buffer = []
+        n_done += len(t.inflight)
+        t.inflight = []
     return n_done
 
 
@@ -572,6 +585,17 @@ def _importer_spans(client: Client, pid: int) -> int:
 def _watermark(client: Client) -> int:
     """The id of a span created now (then deleted) in a small admin-only project: every span created
     before has a smaller id, every span created after a larger one."""
+    if getattr(client, "_watermark_ids", None) is None:
+        client._watermark_ids = _watermark_example(client)
+    pid, tid, eid = client._watermark_ids
+    client.delete(f"projects/{pid}/examples/{eid}/spans")
+    span = client.post(f"projects/{pid}/examples/{eid}/spans", {"start_offset": 0, "end_offset": 1, "label": tid})
+    client.delete(f"projects/{pid}/examples/{eid}/spans")
+    return span["id"]
+
+
+def _watermark_example(client: Client) -> tuple[int, int, int]:
+    """(project, span type, example) ids of the watermark project, created on first use."""
     wp = _find_project(client, WATERMARK_PROJECT)
     if wp is None:
         wp = client.post("projects", {"name": WATERMARK_PROJECT, "tags": [], **PROJECT_SETTINGS,
@@ -582,10 +606,7 @@ def _watermark(client: Client) -> int:
     examples = client.get(f"projects/{pid}/examples", limit=1)["results"]
     eid = examples[0]["id"] if examples else client.post(f"projects/{pid}/examples",
                                                          {"text": "watermark", "meta": {}})["id"]
-    client.delete(f"projects/{pid}/examples/{eid}/spans")
-    span = client.post(f"projects/{pid}/examples/{eid}/spans", {"start_offset": 0, "end_offset": 1, "label": tid})
-    client.delete(f"projects/{pid}/examples/{eid}/spans")
-    return span["id"]
+    return pid, tid, eid
 
 
 def _examples_by_doc(client: Client, pid: int) -> dict[str, list[dict]]:

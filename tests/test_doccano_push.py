@@ -153,12 +153,11 @@ def test_server_killed_mid_push_then_rerun_completes(doccano_server, tmp_path):
     ds = doccano_server
     n = 25
     docs = make_docs(tmp_path / "docs.jsonl", n, "kill")
-    seen = []
+    killed = []
 
     def kill_after_first_chunk(stage, done, total):
-        seen.append(done)
-        if done > 0 and len(seen) == 2:
-            ds.kill()
+        if done > 0 and not killed:
+            killed.append(ds.kill())
 
     try:
         with pytest.raises(DoccanoError) as e:
