@@ -363,7 +363,7 @@ def push(
         table.add_row(name, str(s["created"]), str(s["present"]), str(s["changed"]), str(s["failed"]))
     table.add_row("[bold]total[/]", str(res["created"]), str(res["present"]), str(res["changed"]), str(res["failed"]))
     out.print(table)
-    if prelabel:
+    if prelabel and res["created"]:
         out.print(f"pre-annotated spans in the documents uploaded now: {res['prelabels']}"
                   + (f" ({res['prelabels_dropped_overlap']} overlapping ones dropped)"
                      if res["prelabels_dropped_overlap"] else ""), markup=False)
