@@ -27,13 +27,14 @@ record's ``meta.open_conflicts``: ``annotate export`` refuses them unless told o
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError
 from .gold import iter_snapshot, overlap_regions, span_key
-from .jsonl import iter_jsonl, write_jsonl
+from .jsonl import atomic_open, dumps, iter_jsonl, write_jsonl
 from .schema import load_labels
 
 ACTIONS = ("accept", "reject", "open")
@@ -192,8 +193,9 @@ def adjudicate(snapshot: str | Path, documents: str | Path | None = None, *, min
                conflicts_out: str | Path | None = None, confirmed_only: bool = True) -> dict:
     """Adjudicate a pull snapshot (see the module docstring).
 
-    Writes the gold candidate (``out``) and every conflict, open or resolved (``conflicts_out``),
-    as JSONL, atomically. Returns the records, the conflicts, the accounting and unused decisions.
+    Writes the gold candidate (``out``, streaming) and every conflict, open or resolved
+    (``conflicts_out``), as JSONL, atomically: both or neither. Returns the conflicts, the
+    accounting, unused decisions, and the records themselves only when ``out`` is not given.
     """
     if min_agree != "all":
         try:
@@ -207,20 +209,26 @@ def adjudicate(snapshot: str | Path, documents: str | Path | None = None, *, min
     acct: Counter = Counter()
     used: set[str] = set()
     stats: dict = {}
-    records, conflicts = [], []
-    for doc in iter_snapshot(snapshot, documents, confirmed_only=confirmed_only, stats=stats):
-        rec, cs = _adjudicate_doc(doc, min_agree == "all", 0 if min_agree == "all" else min_agree,
-                                  decided, labels, acct, used)
-        rec["meta"]["snapshot"] = Path(snapshot).name
-        records.append(rec)
-        conflicts.extend(cs)
-    accounting = _accounting(acct, stats)
-    if out is not None:
-        write_jsonl(out, records)
-    if conflicts_out is not None:
-        write_jsonl(conflicts_out, conflicts)
+    records: list[dict] | None = [] if out is None else None
+    conflicts: list[dict] = []
+    n_docs = 0
+    with contextlib.ExitStack() as stack:
+        fh = stack.enter_context(atomic_open(out)) if out is not None else None
+        for doc in iter_snapshot(snapshot, documents, confirmed_only=confirmed_only, stats=stats):
+            rec, cs = _adjudicate_doc(doc, min_agree == "all", 0 if min_agree == "all" else min_agree,
+                                      decided, labels, acct, used)
+            rec["meta"]["snapshot"] = Path(snapshot).name
+            n_docs += 1
+            if fh is not None:
+                fh.write(dumps(rec) + "\n")
+            else:
+                records.append(rec)
+            conflicts.extend(cs)
+        accounting = _accounting(acct, stats)
+        if conflicts_out is not None:
+            write_jsonl(conflicts_out, conflicts)
     open_ = [c["id"] for c in conflicts if c["status"] == "open"]
-    return {"documents": len(records), "min_agree": min_agree, "confirmed_only": confirmed_only,
+    return {"documents": n_docs, "min_agree": min_agree, "confirmed_only": confirmed_only,
             "accounting": accounting, "conflicts": conflicts, "open_conflicts": open_,
             "resolved_conflicts": sum(1 for c in conflicts if c["status"] == "resolved"),
             "unused_decisions": sorted(set(decided) - used), "records": records,

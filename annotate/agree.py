@@ -50,17 +50,33 @@ def _overlap_f1(a: list[tuple], b: list[tuple]) -> tuple[float | None, int, int]
     return (0.0 if p + r == 0 else 2 * p * r / (p + r)), matched_a, matched_b
 
 
-def kappa(x: list[str], y: list[str]) -> float | None:
-    """Cohen's kappa of two equally long label sequences (None when undefined: p_e = 1)."""
-    n = len(x)
+def kappa_from_confusion(confusion: Counter) -> float | None:
+    """Cohen's kappa from counts of (label by A, label by B) pairs (None when undefined: p_e = 1)."""
+    n = sum(confusion.values())
     if n == 0:
         return None
-    po = sum(1 for a, b in zip(x, y) if a == b) / n
-    cx, cy = Counter(x), Counter(y)
-    pe = sum(cx[k] * cy.get(k, 0) for k in cx) / (n * n)
+    po = sum(c for (x, y), c in confusion.items() if x == y) / n
+    rows: Counter = Counter()
+    cols: Counter = Counter()
+    for (x, y), c in confusion.items():
+        rows[x] += c
+        cols[y] += c
+    pe = sum(rows[k] * cols.get(k, 0) for k in rows) / (n * n)
     if pe >= 1.0:
         return None
     return (po - pe) / (1 - pe)
+
+
+def kappa(x: list, y: list) -> float | None:
+    """Cohen's kappa of two equally long label sequences (None when undefined: p_e = 1)."""
+    return kappa_from_confusion(Counter(zip(x, y)))
+
+
+def _binary(confusion: Counter, label: str) -> Counter:
+    out: Counter = Counter()
+    for (x, y), c in confusion.items():
+        out[(x == label, y == label)] += c
+    return out
 
 
 def token_labels(tokens: list[tuple[int, int]], spans: list[dict]) -> tuple[list[str], int]:
@@ -140,17 +156,9 @@ def agree(snapshot: str | Path, documents: str | Path | None = None, *, confirme
         tokens = [(t.idx, t.idx + len(t.text)) for t in nlp.make_doc(doc["text"]) if not t.is_space]
         tok_labels = {a: token_labels(tokens, doc["by"][a]["spans"]) for a in names}
         for a, b in combinations(names, 2):
-            c = acc.setdefault((a, b), {"documents": 0, "tokens_a": [], "tokens_b": [], "in_overlaps": 0,
-                                        "spans": {lab: {"a": [], "b": []} for lab in labels},
-                                        "relations": {"a": set(), "b": set()}})
-            c["documents"] += 1
-            c["tokens_a"] += tok_labels[a][0]
-            c["tokens_b"] += tok_labels[b][0]
-            c["in_overlaps"] += tok_labels[a][1] + tok_labels[b][1]
-            for who, name in (("a", a), ("b", b)):
-                for s in doc["by"][name]["spans"]:
-                    c["spans"][s["label"]][who].append((doc["id"], s["start"], s["end"]))
-                c["relations"][who] |= {(doc["id"], *k) for k in _rel_keys(doc["by"][name])}
+            c = acc.setdefault((a, b), {"documents": 0, "confusion": Counter(), "in_overlaps": 0,
+                                        "labels": {lab: Counter() for lab in labels}, "relations": Counter()})
+            _count_pair(c, doc["by"][a], doc["by"][b], tok_labels[a], tok_labels[b], labels)
     pairs = [_pair_figures(a, b, c, labels) for (a, b), c in sorted(acc.items())]
     result = {
         "snapshot": str(snapshot), "confirmed_only": confirmed_only, "documents": n_docs,
@@ -164,42 +172,43 @@ def agree(snapshot: str | Path, documents: str | Path | None = None, *, confirme
     return result
 
 
+def _count_pair(c: dict, line_a: dict, line_b: dict, tok_a: tuple, tok_b: tuple, labels: tuple[str, ...]) -> None:
+    """Add one document's counts to a pair's running totals (memory stays flat over the snapshot)."""
+    c["documents"] += 1
+    c["confusion"].update(zip(tok_a[0], tok_b[0]))
+    c["in_overlaps"] += tok_a[1] + tok_b[1]
+    for lab in labels:
+        sa = {(s["start"], s["end"]) for s in line_a["spans"] if s["label"] == lab}
+        sb = {(s["start"], s["end"]) for s in line_b["spans"] if s["label"] == lab}
+        if not sa and not sb:
+            continue
+        _, ma, mb = _overlap_f1(sorted(sa), sorted(sb))
+        c["labels"][lab].update(tp=len(sa & sb), n_a=len(sa), n_b=len(sb), ma=ma, mb=mb)
+    ra, rb = _rel_keys(line_a), _rel_keys(line_b)
+    c["relations"].update(tp=len(ra & rb), n_a=len(ra), n_b=len(rb))
+
+
+def _overlap_from(t: Counter) -> float | None:
+    if t["n_a"] + t["n_b"] == 0:
+        return None
+    p = t["mb"] / t["n_b"] if t["n_b"] else 0.0
+    r = t["ma"] / t["n_a"] if t["n_a"] else 0.0
+    return 0.0 if p + r == 0 else 2 * p * r / (p + r)
+
+
 def _pair_figures(a: str, b: str, c: dict, labels: tuple[str, ...]) -> dict:
     per_label: dict[str, dict] = {}
-    tot = {"tp": 0, "n_a": 0, "n_b": 0, "ma": 0, "mb": 0}
+    tot: Counter = Counter()
     for lab in labels:
-        sa, sb = set(c["spans"][lab]["a"]), set(c["spans"][lab]["b"])
-        tp = len(sa & sb)
-        ov, ma, mb = 0.0, 0, 0
-        by_doc_a: dict[str, list] = {}
-        by_doc_b: dict[str, list] = {}
-        for d, s, e in sa:
-            by_doc_a.setdefault(d, []).append((s, e))
-        for d, s, e in sb:
-            by_doc_b.setdefault(d, []).append((s, e))
-        for d in set(by_doc_a) | set(by_doc_b):
-            _, x, y = _overlap_f1(by_doc_a.get(d, []), by_doc_b.get(d, []))
-            ma, mb = ma + x, mb + y
-        p = mb / len(sb) if sb else 0.0
-        r = ma / len(sa) if sa else 0.0
-        ov = None if not sa and not sb else (0.0 if p + r == 0 else 2 * p * r / (p + r))
-        ka = kappa([t == lab for t in c["tokens_a"]], [t == lab for t in c["tokens_b"]])
-        per_label[lab] = {"a": len(sa), "b": len(sb), "both": tp, "strict_f1": _f1(tp, len(sa), len(sb)),
-                          "overlap_f1": ov, "kappa": ka}
-        tot["tp"] += tp
-        tot["n_a"] += len(sa)
-        tot["n_b"] += len(sb)
-        tot["ma"] += ma
-        tot["mb"] += mb
-    p = tot["mb"] / tot["n_b"] if tot["n_b"] else 0.0
-    r = tot["ma"] / tot["n_a"] if tot["n_a"] else 0.0
-    ra, rb = c["relations"]["a"], c["relations"]["b"]
-    return {"a": a, "b": b, "documents": c["documents"], "tokens": len(c["tokens_a"]),
+        t = c["labels"][lab]
+        per_label[lab] = {"a": t["n_a"], "b": t["n_b"], "both": t["tp"], "strict_f1": _f1(t["tp"], t["n_a"], t["n_b"]),
+                          "overlap_f1": _overlap_from(t), "kappa": kappa_from_confusion(_binary(c["confusion"], lab))}
+        tot.update(t)
+    r = c["relations"]
+    return {"a": a, "b": b, "documents": c["documents"], "tokens": sum(c["confusion"].values()),
             "tokens_in_overlaps": c["in_overlaps"],
-            "strict_f1": _f1(tot["tp"], tot["n_a"], tot["n_b"]),
-            "overlap_f1": None if tot["n_a"] + tot["n_b"] == 0 else (0.0 if p + r == 0 else 2 * p * r / (p + r)),
-            "kappa": kappa(c["tokens_a"], c["tokens_b"]),
-            "relations_f1": _f1(len(ra & rb), len(ra), len(rb)),
+            "strict_f1": _f1(tot["tp"], tot["n_a"], tot["n_b"]), "overlap_f1": _overlap_from(tot),
+            "kappa": kappa_from_confusion(c["confusion"]), "relations_f1": _f1(r["tp"], r["n_a"], r["n_b"]),
             "per_label": per_label}
 
 

@@ -268,7 +268,9 @@ def project_labels(documents: str | Path, gold: str | Path, *, out: str | Path |
     ``review_out`` (JSONL, atomically) when given. Returns counts, the records and the review list.
     """
     gold_records = {r["id"]: r for r in load_gold(gold)}
-    docs = read_documents(documents)
+    docs = read_documents(documents, gold_records)          # two streaming passes: the gold documents,
+    wanted = {n["id"] for d in docs.values() for n in (d.get("meta") or {}).get("near_duplicates") or []}
+    docs.update(read_documents(documents, wanted - set(docs)))  # then their near-duplicates
     missing = sorted(set(gold_records) - set(docs))
     if missing:
         raise InputError.at(gold, None, f"gold document {missing[0]!r} is not in {documents}"

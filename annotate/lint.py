@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Iterator
 
 from .errors import InputError
 from .gold import record_errors, span_key
@@ -120,21 +120,32 @@ def _record_checks(rec: dict, file: str, labels: LabelSchema) -> Iterable[dict]:
 
 def lint_records(records: Iterable[tuple[str, dict]] | list[dict], file: str = "gold.jsonl", *,
                  labels: LabelSchema | None = None, allow: str | Path | list[dict] | None = None) -> list[dict]:
-    """All findings for gold records (a list of records, or ``(file, record)`` pairs for several files).
+    """All findings for in-memory gold records (records, or ``(file, record)`` pairs for several files).
 
     Findings explained by the allow rules carry ``reason``. Sorted by file, document, offset, code.
     """
-    labels = labels or load_labels()
-    rules = read_allow(allow) if isinstance(allow, (str, Path)) else (allow or [])
     items = [(file, r) if isinstance(r, dict) else r for r in records]
+    return _lint(lambda: iter(items), labels or load_labels(), allow)[0]
+
+
+def _lint(source: Callable[[], Iterator[tuple[str, dict]]], labels: LabelSchema,
+          allow: str | Path | list[dict] | None) -> tuple[list[dict], int]:
+    """Two passes over ``source()``: per-record checks and the corpus's surface labels, then the
+    cross-corpus checks (records are streamed; only surfaces and findings are kept).
+    Returns the findings and the number of records."""
+    rules = read_allow(allow) if isinstance(allow, (str, Path)) else (allow or [])
     findings: list[dict] = []
     surface_labels: dict[str, Counter] = defaultdict(Counter)
-    for f, rec in items:
+    n = 0
+    for f, rec in source():
+        n += 1
         findings.extend(_record_checks(rec, f, labels))
         for s in rec.get("spans") or []:
             surface_labels[rec["text"][s["start"]:s["end"]]][s["label"]] += 1
-    # Same surface, different labels.
-    for f, rec in items:
+    surfaces = sorted((s for s in surface_labels if s.strip() and s == s.strip()), key=lambda s: (-len(s), s))
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, surfaces)) + r")(?!\w)") if surfaces else None
+    for f, rec in source():
+        # Same surface, different labels.
         for s in rec.get("spans") or []:
             surface = rec["text"][s["start"]:s["end"]]
             counts = surface_labels[surface]
@@ -145,37 +156,28 @@ def lint_records(records: Iterable[tuple[str, dict]] | list[dict], file: str = "
                     findings.append({"file": f, "doc": rec["id"], "offset": s["start"], "surface": surface,
                                      "code": "label-conflict",
                                      "message": f"{surface!r} is {s['label']} here; across the corpus: {others}"})
-    # Labelled surfaces occurring unlabelled (word-bounded, overlapping no span).
-    surfaces = sorted((s for s in surface_labels if s.strip() and s == s.strip()), key=lambda s: (-len(s), s))
-    if surfaces:
-        pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, surfaces)) + r")(?!\w)")
-        for f, rec in items:
-            spans = sorted((s["start"], s["end"]) for s in rec.get("spans") or [])
-            for m in pattern.finditer(rec["text"]):
-                if any(a < m.end() and m.start() < b for a, b in spans):
-                    continue
-                counts = surface_labels[m.group()]
-                findings.append({"file": f, "doc": rec["id"], "offset": m.start(), "surface": m.group(),
-                                 "code": "unlabelled",
-                                 "message": f"{m.group()!r} is not labelled here but is "
-                                            + ", ".join(f"{lab} x{n}" for lab, n in sorted(counts.items()))
-                                            + " elsewhere"})
+        # Labelled surfaces occurring unlabelled (word-bounded, overlapping no span).
+        if pattern is None:
+            continue
+        spans = sorted((s["start"], s["end"]) for s in rec.get("spans") or [])
+        for m in pattern.finditer(rec["text"]):
+            if any(a < m.end() and m.start() < b for a, b in spans):
+                continue
+            counts = surface_labels[m.group()]
+            findings.append({"file": f, "doc": rec["id"], "offset": m.start(), "surface": m.group(),
+                             "code": "unlabelled",
+                             "message": f"{m.group()!r} is not labelled here but is "
+                                        + ", ".join(f"{lab} x{n}" for lab, n in sorted(counts.items()))
+                                        + " elsewhere"})
     for fd in findings:
         reason = _explain(fd, rules)
         if reason:
             fd["reason"] = reason
     findings.sort(key=lambda x: (x["file"], x["doc"], x["offset"], x["code"], x["message"]))
-    return findings
+    return findings, n
 
 
-def lint(paths: Iterable[str | Path], *, allow: str | Path | None = None) -> dict:
-    """Lint gold JSONL files together (surface consistency is checked across all of them).
-
-    Records are checked against the gold JSON Schema first (a record that fails is bad input).
-    Returns ``{"findings": [...], "unexplained": n, "explained": n, "documents": n}``.
-    """
-    labels = load_labels()
-    items = []
+def _read(paths: list[str | Path]) -> Iterator[tuple[str, dict]]:
     for path in paths:
         for lineno, rec in iter_jsonl(path):
             errs = record_errors(rec, "gold")
@@ -183,8 +185,17 @@ def lint(paths: Iterable[str | Path], *, allow: str | Path | None = None) -> dic
                 errs = ["a span lies outside the text or is empty"]
             if errs:
                 raise InputError.at(path, lineno, f"not a valid gold record: {errs[0]}", hint="annotate validate FILE")
-            items.append((str(path), rec))
-    findings = lint_records(items, labels=labels, allow=allow)
+            yield str(path), rec
+
+
+def lint(paths: Iterable[str | Path], *, allow: str | Path | None = None) -> dict:
+    """Lint gold JSONL files together (surface consistency is checked across all of them), streaming.
+
+    Records are checked against the gold JSON Schema first (a record that fails is bad input).
+    Returns ``{"findings": [...], "unexplained": n, "explained": n, "documents": n}``.
+    """
+    paths = list(paths)
+    findings, n_docs = _lint(lambda: _read(paths), load_labels(), allow)
     explained = sum(1 for f in findings if f.get("reason"))
     return {"findings": findings, "explained": explained, "unexplained": len(findings) - explained,
-            "documents": len(items)}
+            "documents": n_docs}

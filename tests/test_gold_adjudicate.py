@@ -79,7 +79,7 @@ def test_decisions_resolve_and_reject(tmp_path):
         {"conflict": "d1:rel:0-22>59-63:REPORTED_BY", "action": "accept"},
         {"conflict": "d9:0-1", "action": "reject"},
     ])
-    res = adjudicate(_snapshot(tmp_path), decisions=decisions, out=tmp_path / "g.jsonl")
+    res = adjudicate(_snapshot(tmp_path), decisions=decisions)
     acc = res["accounting"]
     _check_sums(acc)
     # FIGURE option 1 (2 instances) accepted, option 2 (1) rejected; Idlib LOCATION (a1) accepted, ACTOR (a2) rejected.
