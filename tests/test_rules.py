@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -15,9 +16,11 @@ from annotate.schema import load_labels
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLD_RELEASE = ROOT / "corpus" / "gold" / "v0.1.0"
-# The baseline's strict micro F1 on corpus/gold/v0.1.0 minus a small margin: a regression in the
-# patterns (or in the scorer) fails CI. Raise it when the baseline improves.
-STRICT_F1_FLOOR = 0.60
+# The baseline's strict micro F1 on corpus/gold/v0.1.0 (0.9880 when this was set) minus a small
+# margin: a regression in the patterns or in the scorer fails CI. Raise it when the baseline improves.
+# The patterns were written while reading these five articles, so the score is in-sample: a
+# regression floor, not an estimate of how the rules do on new articles.
+STRICT_F1_FLOOR = 0.97
 
 
 def found(text: str) -> list[tuple[str, str]]:
@@ -91,7 +94,6 @@ def test_empty_and_spanless_text():
     assert rules.extract("Nothing to see here.") == []
 
 
-@pytest.mark.skipif(not (GOLD_RELEASE / "gold.jsonl").is_file(), reason="corpus/gold/v0.1.0 is not released yet")
 def test_baseline_score_floor_on_the_gold_release(tmp_path):
     """The CI gate on the project itself: the rule baseline must keep its strict F1 on v0.1.0."""
     report = tmp_path / "score.json"
@@ -99,3 +101,8 @@ def test_baseline_score_floor_on_the_gold_release(tmp_path):
                                  "--fail-under", f"strict.f1={STRICT_F1_FLOOR}", "--json", str(report)])
     assert r.exit_code == 0, r.output
     assert "gate passed" in r.output
+    # the same gate one notch above the real score fails: the floor is live, not a formality
+    strict = json.loads(report.read_text())["schemes"]["strict"]["micro"]["f1"]
+    r = CliRunner().invoke(app, ["score", "--gold", str(GOLD_RELEASE), "--extractor", "rules", "--bootstrap", "0",
+                                 "--fail-under", f"strict.f1={min(1.0, strict + 0.001)}"])
+    assert r.exit_code == 1 and "FAIL strict.f1" in r.output
