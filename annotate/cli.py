@@ -698,9 +698,11 @@ def score(
     Offsets are Python str indices (code points), end exclusive: [0,10) and [10,20) touch, they do
     not overlap. Spans are matched one to one, whatever order they are listed in: same boundaries
     and label first, then same boundaries, then largest overlap (same label first, then position);
-    a duplicate prediction is spurious. The schemes (SemEval-2013):\n
-      strict   same boundaries and label;  exact   same boundaries, any label;\n
-      partial  overlap, any label, half credit (P = (COR + 0.5 PAR) / ACT);  type   overlap, same label.\n
+    a duplicate prediction is spurious. The schemes (SemEval-2013), what counts as correct:\n
+      strict   same boundaries and same label\n
+      exact    same boundaries, any label\n
+      partial  overlap, any label; half credit: P = (COR + 0.5 PAR) / ACT, R = (COR + 0.5 PAR) / POS\n
+      type     overlap, same label\n
     A wrong label on the right boundaries is INC in the overall row; per label it is charged to the
     gold label's recall (COR/INC/PAR/MIS sum to POS) and to the predicted label's precision
     (pred_correct/pred_incorrect/pred_partial/SPU sum to ACT), so per-label counts add up to overall.
