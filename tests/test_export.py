@@ -257,3 +257,20 @@ def test_removing_a_label_needs_major_and_reads_the_old_release(tmp_path, monkey
     res = export(without, "1.0.0", root)
     assert res["diff"]["spans"] == {"WEAPON": {"added": 0, "removed": 1, "changed": 0}}
     assert verify(root / "v0.1.0") == [] and verify(root / "v1.0.0") == []
+
+
+def test_verify_a_release_made_before_labels_json_was_copied_in(tmp_path, monkeypatch):
+    _release(tmp_path)
+    rel = tmp_path / "gold" / "v0.1.0"
+    for p in rel.iterdir():
+        os.chmod(p, 0o644)
+    (rel / "labels.json").unlink()
+    m = json.loads((rel / "manifest.json").read_text())
+    del m["files"]["labels.json"]
+    (rel / "manifest.json").write_text(json.dumps(m))
+    assert verify(rel) == []                     # checked against schemas/labels.json, the same sha256
+    schemas = tmp_path / "schemas"
+    shutil.copytree(schemas_dir(), schemas)
+    (schemas / "labels.json").write_text((schemas / "labels.json").read_text() + "\n")
+    monkeypatch.setenv("ANNOTATE_SCHEMAS", str(schemas))
+    assert any("schemas/labels.json has changed since" in p for p in verify(rel))
