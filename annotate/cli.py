@@ -458,6 +458,9 @@ def agree(
     if ex["unconfirmed_lines"]:
         err.print(f"left out {ex['unconfirmed_lines']} unconfirmed line(s) with {ex['unconfirmed_spans']} span(s); "
                   "--include-unconfirmed counts them", markup=False, emoji=False)
+    if not res["pairs"]:
+        err.print("no document was labelled by two annotators: agreement is undefined (shown as -)",
+                  markup=False, emoji=False)
 
 
 @command(GOLD)
