@@ -14,6 +14,10 @@ lock="$here/doccano-server.lock"
 venv=${1:-${ANNOTATE_DOCCANO_VENV:-$here/../.doccano/venv}}
 python=${ANNOTATE_DOCCANO_PYTHON:-$(command -v python3.11 || command -v python3)}
 
+if [ -e "$venv" ] && [ ! -f "$venv/pyvenv.cfg" ] && [ -n "$(ls -A "$venv" 2>/dev/null)" ]; then
+    echo "refusing to replace $venv: it exists and is not a virtualenv" >&2
+    exit 2
+fi
 rm -rf "$venv"
 mkdir -p "$(dirname "$venv")"
 "$python" -m venv "$venv"
