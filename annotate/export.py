@@ -39,7 +39,7 @@ from typing import Any, Iterable
 
 from . import __version__
 from .errors import InputError
-from .gold import ensure_span_ids, iter_gold, read_documents, record_errors, span_key
+from .gold import ensure_span_ids, iter_gold, overlap_regions, read_documents, record_errors, span_key
 from .doccano import OffsetMap
 from .jsonl import dumps, iter_jsonl
 from .schema import LabelSchema, load_labels, schemas_dir, semantic_errors
@@ -384,6 +384,9 @@ def datacard(manifest: dict, records: list[dict], docs_meta: dict[str, dict], no
         lines.append(f"  - {x['doc']}:{x['start']}: {x['label']} {x['text']!r}")
     lines.append(f"- {len(ta['not_in_ents'])} span(s) overlap a longer span: in `doc.spans[\"sc\"]`, not in `doc.ents` "
                  "nor gold.conll.")
+    if m.get("overlapping_spans"):
+        lines.append(f"- {m['overlapping_spans']} span(s) overlap another span: import doccano.jsonl into a Doccano "
+                     "project with overlapping spans allowed (`allow_overlapping`), or Doccano rejects them.")
     oc = m.get("open_conflicts") or []
     lines.append(f"- Open adjudication conflicts exported anyway: {len(oc)}" + (f" ({', '.join(oc)})" if oc else "") + ".")
     lint = m.get("lint")
@@ -610,6 +613,7 @@ def export(gold_candidate: str | Path, version: str, out_root: str | Path = "cor
             "guidelines": guide, "annotators": annotators, "provenance": provenance,
             "agreement": _agreement_summary(agreement), "snapshot": snap_info,
             "token_alignment": {"tokenizer": "spacy.blank('en')", **alignment},
+            "overlapping_spans": sum(len(g) for r in records for g in overlap_regions(r["spans"]) if len(g) > 1),
             "open_conflicts": open_conflicts,
             "lint": {"findings": len(lint_findings), "explained": sum(1 for f in lint_findings if f.get("reason")),
                      "unexplained": sum(1 for f in lint_findings if not f.get("reason")), "list": lint_findings},
