@@ -615,8 +615,9 @@ def export(
     out_root: Path = typer.Option(Path("corpus/gold"), "--out-root", help="Folder holding the vX.Y.Z releases."),
     snapshot: Optional[Path] = typer.Option(None, "--snapshot", help="The pull snapshot folder it came from."),
     agreement: Optional[Path] = typer.Option(None, "--agreement", help="JSON from `annotate agree --json`."),
-    documents: Optional[Path] = typer.Option(None, "--documents", "-d",
-                                             help="documents.jsonl, for per-document source/outlet in the data card."),
+    documents: Path = typer.Option(Path("corpus/documents.jsonl"), "--documents", "-d",
+                                   help="documents.jsonl, for per-document source/outlet in the data card "
+                                        "(skipped with a warning when absent)."),
     datacard_notes: Optional[Path] = typer.Option(None, "--datacard-notes", help="Markdown added to DATACARD.md."),
     allow: Optional[Path] = typer.Option(None, "--allow", help="Lint allow file: explanations for the data card."),
     allow_open: bool = typer.Option(False, "--allow-open", help="Export even with open adjudication conflicts."),
@@ -632,7 +633,11 @@ def export(
     """
     from .export import export as run_export
 
-    res = run_export(gold, version, out_root, snapshot=snapshot, agreement=agreement, documents=documents,
+    if not documents.is_file():
+        err.print(f"warning: {documents} not found: the data card will not name the sources of the texts",
+                  markup=False, emoji=False)
+    res = run_export(gold, version, out_root, snapshot=snapshot, agreement=agreement,
+                     documents=documents if documents.is_file() else None,
                      datacard_notes=datacard_notes, lint_allow=allow, allow_open=allow_open)
     m = res["manifest"]
     for w in res["warnings"]:

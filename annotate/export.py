@@ -628,7 +628,12 @@ def export(gold_candidate: str | Path, version: str, out_root: str | Path = "cor
         os.chmod(tmp, 0o755)
         if final.exists() or final.is_symlink():
             raise InputError(f"{final} appeared while exporting: releases are immutable; nothing written")
-        os.rename(tmp, final)
+        try:
+            os.rename(tmp, final)  # atomic; fails if another export created a non-empty ``final`` meanwhile
+        except OSError:
+            if final.exists():
+                raise InputError(f"{final} appeared while exporting: releases are immutable; nothing written") from None
+            raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
