@@ -14,7 +14,10 @@ Per document, over the annotators who labelled it (confirmed lines by default):
        {"conflict": "DOC:0-22", "action": "reject"}                          # reject every option
        {"conflict": "DOC:rel:0-22>59-63:REPORTED_BY", "action": "accept"}    # a relation conflict
 
-   optional keys: ``by`` (the adjudicator), ``note``. Accepted spans get source ``decision``.
+   optional keys: ``by`` (the adjudicator), ``note``, and on a span decision ``relations``
+   [{"from": SPAN, "to": SPAN, "label": ...}] (SPAN = {start, end, label}, both accepted) to draw
+   relations no annotator drew, e.g. onto the adjudicator's own span. Accepted spans and relations
+   get source ``decision``.
 4. Relations: accepted when both endpoints are accepted and ``min_agree`` annotators gave it;
    rejected when an endpoint was rejected; a relation conflict (decided like a span conflict) when
    the endpoints are accepted but too few annotators gave it; open while an endpoint is open.
@@ -55,6 +58,15 @@ def read_decisions(path: str | Path) -> dict[str, dict]:
                                                 and isinstance(s.get("end"), int) and isinstance(s.get("label"), str)
                                                 for s in spans)):
             raise InputError.at(path, lineno, "spans must be a list of {start, end, label}")
+        rels = d.get("relations", [])
+        if not (isinstance(rels, list) and all(
+                isinstance(r, dict) and isinstance(r.get("label"), str)
+                and all(isinstance(r.get(k), dict) and isinstance(r[k].get("start"), int) and isinstance(r[k].get("end"), int)
+                        and isinstance(r[k].get("label"), str) for k in ("from", "to")) for r in rels)):
+            raise InputError.at(path, lineno, "relations must be a list of {from: SPAN, to: SPAN, label} "
+                                "with SPAN = {start, end, label}")
+        if rels and (d["action"] != "accept" or ":rel:" in d["conflict"]):
+            raise InputError.at(path, lineno, "relations can only be drawn by an accept decision on a span conflict")
         if d["action"] == "accept" and not opts and not spans and ":rel:" not in d["conflict"]:
             raise InputError.at(path, lineno, "accept needs options or spans (or use reject)")
         out[d["conflict"]] = {**d, "_line": lineno, "_file": str(path)}
@@ -173,6 +185,19 @@ def _adjudicate_doc(doc: dict, need_all: bool, min_agree: int, decisions: dict[s
                               "blocked_by": blocked, "decision": None})
         acct[f"relations_{st}"] += rinst[key]
     acct["relations_in"] += sum(rinst.values())
+    have = {(r["from"], r["to"], r["label"]) for r in relations}
+    for cid in sorted(c["id"] for c in conflicts if c["kind"] == "span" and c["status"] == "resolved"):
+        d = decisions[cid]
+        for r in d.get("relations") or []:
+            key = (span_key(r["from"]), span_key(r["to"]), r["label"])
+            if key[0] not in final or key[1] not in final:
+                raise InputError.at(d["_file"], d["_line"], f"{cid}: relation {r['label']} refers to a span that is "
+                                    "not accepted in this document")
+            if key not in have:
+                have.add(key)
+                relations.append({"from": key[0], "to": key[1], "label": key[2], "annotators": [],
+                                  "source": "decision", "conflict": cid})
+                acct["relations_added_by_decision"] += 1
 
     spans = sorted(final.values(), key=span_key)
     ids = {span_key(s): i for i, s in enumerate(spans, 1)}
@@ -243,6 +268,7 @@ def _accounting(acct: Counter, stats: dict) -> dict[str, Any]:
         if total != d["in"]:  # an internal invariant: every input instance ends somewhere
             raise AssertionError(f"{name} accounting does not add up: {d}")
     spans["added_by_decision"] = acct["spans_added_by_decision"]
+    rels["added_by_decision"] = acct["relations_added_by_decision"]
     return {"spans": spans, "relations": rels,
             "excluded_unconfirmed": {"lines": stats.get("unconfirmed_lines", 0),
                                      "spans": stats.get("unconfirmed_spans", 0),

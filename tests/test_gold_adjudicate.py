@@ -41,7 +41,7 @@ def test_unanimity_accounts_for_every_span(tmp_path):
     # 11 span instances in confirmed lines (4 + 4 + 3): 6 agreed (ACTOR + ATTRIBUTION x3), 5 in conflicts.
     assert acc["spans"] == {"in": 11, "agreed": 6, "decision": 0, "rejected": 0, "open": 5, "added_by_decision": 0}
     # relations: SOURCE x3 agreed; REPORTED_BY x3 open (their FIGURE endpoints are open).
-    assert acc["relations"] == {"in": 6, "agreed": 3, "decision": 0, "rejected": 0, "open": 3}
+    assert acc["relations"] == {"in": 6, "agreed": 3, "decision": 0, "rejected": 0, "open": 3, "added_by_decision": 0}
     assert acc["excluded_unconfirmed"] == {"lines": 1, "spans": 1, "relations": 0}
     assert res["open_conflicts"] == ["d1:0-22", "d1:38-43", "d1:rel:0-22>59-63:REPORTED_BY",
                                      "d1:rel:9-22>59-63:REPORTED_BY"]
@@ -68,7 +68,7 @@ def test_majority_accepts_two_of_three(tmp_path):
     # FIGURE "At least 544 civilians" (a1, a2) now agreed; "544 civilians" (a3) open; Idlib split 1/1 open.
     assert acc["spans"]["agreed"] == 8 and acc["spans"]["open"] == 3
     # REPORTED_BY from the agreed FIGURE: a1 + a2 = 2 agreed; a3's is open (its FIGURE is open).
-    assert acc["relations"] == {"in": 6, "agreed": 5, "decision": 0, "rejected": 0, "open": 1}
+    assert acc["relations"] == {"in": 6, "agreed": 5, "decision": 0, "rejected": 0, "open": 1, "added_by_decision": 0}
     assert res["open_conflicts"] == ["d1:9-22", "d1:38-43", "d1:rel:9-22>59-63:REPORTED_BY"]
 
 
@@ -85,7 +85,7 @@ def test_decisions_resolve_and_reject(tmp_path):
     # FIGURE option 1 (2 instances) accepted, option 2 (1) rejected; Idlib LOCATION (a1) accepted, ACTOR (a2) rejected.
     assert acc["spans"] == {"in": 11, "agreed": 6, "decision": 3, "rejected": 2, "open": 0, "added_by_decision": 0}
     # REPORTED_BY on the accepted FIGURE (2 instances) by decision; a3's on the rejected FIGURE rejected.
-    assert acc["relations"] == {"in": 6, "agreed": 3, "decision": 2, "rejected": 1, "open": 0}
+    assert acc["relations"] == {"in": 6, "agreed": 3, "decision": 2, "rejected": 1, "open": 0, "added_by_decision": 0}
     assert res["open_conflicts"] == [] and res["unused_decisions"] == ["d9:0-1"]
     rec = res["records"][0]
     assert [(s["text"] if "text" in s else T[s["start"]:s["end"]], s["source"]) for s in rec["spans"]] == [
@@ -138,3 +138,32 @@ def test_cli_exit_1_while_open_then_0(tmp_path):
     res = CliRunner().invoke(app, ["adjudicate", str(snap), "--out", str(out), "--decisions", str(decisions)])
     assert res.exit_code == 0, res.output
     assert "0 open" in res.output
+
+
+def test_decision_can_draw_relations_onto_the_adjudicators_span(tmp_path):
+    figure = {"start": 3, "end": 22, "label": "FIGURE"}                   # "least 544 civilians": nobody's span
+    said = {"start": 59, "end": 63, "label": "ATTRIBUTION"}
+    decisions = write_jsonl(tmp_path / "d.jsonl", [
+        {"conflict": "d1:0-22", "action": "accept", "spans": [figure],
+         "relations": [{"from": figure, "to": said, "label": "REPORTED_BY"}]},
+        {"conflict": "d1:38-43", "action": "reject"}])
+    res = adjudicate(_snapshot(tmp_path), decisions=decisions)
+    acc = res["accounting"]
+    _check_sums(acc)
+    # the annotators' three REPORTED_BY relations hung on rejected FIGUREs; the adjudicator draws a new one
+    assert acc["relations"] == {"in": 6, "agreed": 3, "decision": 0, "rejected": 3, "open": 0, "added_by_decision": 1}
+    assert acc["spans"]["added_by_decision"] == 1
+    rec = res["records"][0]
+    by_id = {s["id"]: (s["start"], s["end"]) for s in rec["spans"]}
+    drawn = [r for r in rec["relations"] if r["source"] == "decision"]
+    assert [(by_id[r["from"]], by_id[r["to"]], r["label"]) for r in drawn] == [((3, 22), (59, 63), "REPORTED_BY")]
+    bad = write_jsonl(tmp_path / "bad.jsonl", [
+        {"conflict": "d1:0-22", "action": "reject",
+         "relations": [{"from": figure, "to": said, "label": "REPORTED_BY"}]}])
+    with pytest.raises(InputError, match="only be drawn by an accept decision"):
+        adjudicate(_snapshot(tmp_path / "x"), decisions=bad)
+    worse = write_jsonl(tmp_path / "worse.jsonl", [
+        {"conflict": "d1:0-22", "action": "accept", "options": [2],
+         "relations": [{"from": figure, "to": said, "label": "REPORTED_BY"}]}])
+    with pytest.raises(InputError, match="refers to a span that is not accepted"):
+        adjudicate(_snapshot(tmp_path / "y"), decisions=worse)
