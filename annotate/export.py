@@ -547,6 +547,10 @@ def export(gold_candidate: str | Path, version: str, out_root: str | Path = "cor
             prev_manifest = json.loads((prev_dir / "manifest.json").read_text(encoding="utf-8"))
         except (FileNotFoundError, json.JSONDecodeError) as e:
             raise InputError.at(prev_dir / "manifest.json", None, f"previous release unreadable ({e})") from None
+        damaged = verify(prev_dir)
+        if damaged:
+            raise InputError(f"the previous release {prev_name} fails verify ({damaged[0]}): the changelog and "
+                             "semver check would build on it; restore it first (git checkout of that folder)")
         prev_records = read_previous(prev_dir / "gold.jsonl")
     diff = diff_records(prev_records, records)
     bump, reasons = None, []

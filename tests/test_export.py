@@ -275,3 +275,14 @@ def test_verify_a_release_made_before_labels_json_was_copied_in(tmp_path, monkey
     (schemas / "labels.json").write_text((schemas / "labels.json").read_text() + "\n")
     monkeypatch.setenv("ANNOTATE_SCHEMAS", str(schemas))
     assert any("schemas/labels.json has changed since" in p for p in verify(rel))
+
+
+def test_export_refuses_to_build_on_a_tampered_previous_release(tmp_path):
+    _release(tmp_path)
+    conll = tmp_path / "gold" / "v0.1.0" / "gold.conll"
+    os.chmod(conll, 0o644)
+    conll.write_text(conll.read_text().replace("B-FIGURE", "B-ACTOR", 1))
+    more = _gold(tmp_path, "more.jsonl", extra=[gold("d3", T3, [("Moscow", "ACTOR")])])
+    with pytest.raises(InputError, match=r"previous release v0.1.0 fails verify .*gold.conll: checksum mismatch"):
+        export(more, "0.2.0", tmp_path / "gold")
+    assert not (tmp_path / "gold" / "v0.2.0").exists()
