@@ -323,7 +323,8 @@ def journal_dir(connection: dict) -> Path:
 
 @dataclass
 class Journal:
-    """What one Doccano project holds of ours: doc id -> [text_sha256, example id or None, watermark or None].
+    """What one Doccano project holds of ours: doc id -> [text_sha256, example id or None, watermark or None,
+    the pre-annotations as pushed ([start, end, label] in UTF-16) or None].
 
     A watermark is the id of a span created right after the document's import: the importer's
     spans on that example have smaller ids, anything an annotator adds has a larger one.
@@ -383,12 +384,17 @@ def _scan_documents(path: Path) -> list[Doc]:
     return docs
 
 
+def utf16_spans(text: str, spans: list[dict]) -> list[list]:
+    """Code-point spans as ``[start, end, label]`` in UTF-16 code units (Doccano's offsets)."""
+    omap = OffsetMap(text)
+    return [[omap.to_u16(s["start"]), omap.to_u16(s["end"]), s["label"]] for s in spans]
+
+
 def import_line(record: dict, spans: list[dict]) -> str:
     """One line of the import file: always the same four keys; offsets in UTF-16."""
     text = record["text"]
-    omap = OffsetMap(text)
-    entities = [{"id": i, "start_offset": omap.to_u16(s["start"]), "end_offset": omap.to_u16(s["end"]),
-                 "label": s["label"]} for i, s in enumerate(spans)]
+    entities = [{"id": i, "start_offset": start, "end_offset": end, "label": label}
+                for i, (start, end, label) in enumerate(utf16_spans(text, spans))]
     meta = {"id": record["id"], **(record.get("meta") or {})}
     return dumps({"text": text, META_KEY: meta, "entities": entities, "relations": []})
 
@@ -492,9 +498,10 @@ def push(documents: str | Path, project: str, annotators: Iterable[str] = (),
             if extract is not None:
                 spans = _prelabels(extract, rec, labels, path, lineno, stats)
             line = import_line(rec, spans)
+            pushed = utf16_spans(rec["text"], spans)
             for t in targets:
                 if rec["id"] in t.missing:
-                    t.buffer.append((rec["id"], by_id[rec["id"]].sha, line, len(spans)))
+                    t.buffer.append((rec["id"], by_id[rec["id"]].sha, line, pushed))
             if any(len(t.buffer) >= chunk_size for t in targets):
                 done += _finish(client, targets, summary, failures)  # the previous chunk
                 if progress:
@@ -557,15 +564,15 @@ def _finish(client: Client, targets: list[_Target], summary: dict, failures: lis
                   for e in (results[t.name] or {}).get("error", [])]
         failures += errors
         n_before, spans_before = t.before
-        expected_spans = sum(n for _, _, _, n in t.inflight)
+        expected_spans = sum(len(pushed) for _, _, _, pushed in t.inflight)
         clean = (not errors and client.count(pid) == n_before + len(t.inflight)
                  and _importer_spans(client, pid) - spans_before == expected_spans)
         if clean:
-            for doc_id, sha, _, _ in t.inflight:
-                t.journal.docs[doc_id] = [sha, None, watermark]
+            for doc_id, sha, _, pushed in t.inflight:
+                t.journal.docs[doc_id] = [sha, None, watermark, pushed]
             summary[t.name]["created"] += len(t.inflight)
         else:
-            expected = {doc_id: n for doc_id, _, _, n in t.inflight}
+            expected = {doc_id: pushed for doc_id, _, _, pushed in t.inflight}
             ok = _reconcile_chunk(client, t.project, t.journal, expected, watermark, failures)
             summary[t.name]["created"] += ok
             summary[t.name]["failed"] += len(t.inflight) - ok
@@ -618,20 +625,20 @@ def _examples_by_doc(client: Client, pid: int) -> dict[str, list[dict]]:
     return found
 
 
-def _reconcile_chunk(client: Client, project: dict, journal: Journal, expected: dict[str, int], watermark: int,
+def _reconcile_chunk(client: Client, project: dict, journal: Journal, expected: dict[str, list], watermark: int,
                      failures: list[str]) -> int:
     """After an import that did not add exactly what was sent: keep one complete example per document,
     delete duplicates and incomplete ones (the next push uploads those again). Returns how many are good."""
     pid = project["id"]
     found = _examples_by_doc(client, pid)
     good, delete = 0, []
-    for doc_id, n_spans in expected.items():
+    for doc_id, pushed in expected.items():
         exs = sorted(found.get(doc_id, []), key=lambda e: e["id"])
         keep = None
         for ex in exs:
             spans = client.get(f"projects/{pid}/examples/{ex['id']}/spans")
             others = [s for s in spans if s["user"] != _user_id(client)]
-            if keep is None and len(spans) - len(others) == n_spans:
+            if keep is None and len(spans) - len(others) == len(pushed):
                 keep = ex
             elif not others:
                 delete.append(ex["id"])
@@ -641,7 +648,7 @@ def _reconcile_chunk(client: Client, project: dict, journal: Journal, expected: 
             failures.append(f"{project['name']}: {doc_id}: not imported (rerun push to retry)")
             continue
         sha = ((keep.get("meta") or {}).get(META_KEY) or {}).get("text_sha256")
-        journal.docs[doc_id] = [sha, keep["id"], watermark]
+        journal.docs[doc_id] = [sha, keep["id"], watermark, pushed]
         good += 1
     if delete:
         client.delete(f"projects/{pid}/examples", {"ids": delete})
@@ -673,8 +680,8 @@ def _reconcile_all(client: Client, project: dict, journal: Journal) -> None:
             (delete if not others else []).append(ex["id"])
         old = journal.docs.get(doc_id)
         sha = ((keep.get("meta") or {}).get(META_KEY) or {}).get("text_sha256")
-        watermark = old[2] if old and old[1] in (None, keep["id"]) else None
-        docs[doc_id] = [sha, keep["id"], watermark]
+        same = old and old[1] in (None, keep["id"])
+        docs[doc_id] = [sha, keep["id"], old[2] if same else None, old[3] if same and len(old) > 3 else None]
     if delete:
         client.delete(f"projects/{pid}/examples", {"ids": delete})
     journal.docs = docs
@@ -740,9 +747,12 @@ def read_project(client: Client, connection: dict, project: dict, annotator: Opt
     who = annotator or client.username
     importer_total = sum((client.get(f"projects/{pid}/metrics/span-distribution").get(client.username) or {}).values())
     watermarks: dict[int, int] = {}
+    pushed: dict[int, set] = {}
     unknown: list[int] = []
     for line in lines:
         entry = journal.docs.get((line.get(META_KEY) or {}).get("id"))
+        if entry and entry[1] in (None, line["id"]) and len(entry) > 3 and entry[3] is not None:
+            pushed[line["id"]] = {tuple(t) for t in entry[3]}
         if entry and entry[2] is not None and entry[1] in (None, line["id"]):
             watermarks[line["id"]] = entry[2]
         elif line.get("entities"):
@@ -763,7 +773,8 @@ def read_project(client: Client, connection: dict, project: dict, annotator: Opt
     records = []
     for line in lines:
         rec = build_record(line, annotator=who, project_id=pid, confirmed=line["id"] in confirmed,
-                           owner=owner, importer=client.username, project_name=project["name"], problems=problems)
+                           owner=owner, importer=client.username, project_name=project["name"], problems=problems,
+                           pushed=pushed.get(line["id"]))
         if rec is not None:
             records.append(rec)
     return records

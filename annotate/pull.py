@@ -25,11 +25,13 @@ META_KEY = "annotate"
 
 def build_record(line: dict, *, annotator: str, project_id: int, confirmed: bool,
                  owner: Callable[[int, int], str], importer: str, project_name: str,
-                 problems: list[str]) -> Optional[dict]:
+                 problems: list[str], pushed: Optional[set] = None) -> Optional[dict]:
     """One exported Doccano line (UTF-16 offsets) -> one snapshot record (code points), validated.
 
     Spans that fall outside the text, split a surrogate pair, are empty or carry a label not in the
     schema are left out and reported in ``problems``, as are relations whose ends are missing.
+    ``pushed`` (the pre-annotations as pushed, ``(start, end, label)`` in UTF-16) marks a kept
+    pre-annotation whose label or offsets the annotator changed with ``"edited": true``.
     """
     from .doccano import OffsetMap
 
@@ -63,6 +65,8 @@ def build_record(line: dict, *, annotator: str, project_id: int, confirmed: bool
         user = owner(e["id"], line["id"])
         span = {"id": e["id"], "start": start, "end": end, "label": e["label"],
                 "origin": "prelabel" if user == importer else "annotator", "user": user}
+        if user == importer and pushed is not None and (e["start_offset"], e["end_offset"], e["label"]) not in pushed:
+            span["edited"] = True
         spans.append(span)
         by_id[e["id"]] = span
     relations = []

@@ -147,6 +147,9 @@ def test_round_trip_two_annotators(doccano_server, documents, tmp_path):
     rel = a1.api("POST", f"projects/{p1}/examples/{eid}/relations", json={
         "from_id": figure["id"], "to_id": told["id"], "type": rel_types["REPORTED_BY"]})
     a1.api("POST", f"projects/{p1}/examples/{eid}/states", json={})
+    idlib_ar = text.index("إدلب")  # relabel a pre-annotation (the UI PATCHes the label): still the admin's span
+    relabelled = spans[(u16(text, idlib_ar), u16(text, idlib_ar + len("إدلب")))]
+    a1.api("PATCH", f"projects/{p1}/examples/{eid}/spans/{relabelled['id']}", json={"label": span_types["ACTOR"]})
     arabic = text.index("ناشطون")  # an Arabic span added by hand, after the flag emoji
     a1.api("POST", f"projects/{p1}/examples/{eid}/spans", json={
         "start_offset": u16(text, arabic), "end_offset": u16(text, arabic + len("ناشطون")), "label": span_types["ACTOR"]})
@@ -188,8 +191,10 @@ def test_round_trip_two_annotators(doccano_server, documents, tmp_path):
             assert {s["user"] for s in rec["spans"]} <= {ds.username} and rec["relations"] == []
 
     u = by[("unicode-1", "rt_ann1")]
-    kept = [s for s in extract(text) if s["start"] != cafe]
+    kept = [{**s, "label": "ACTOR"} if s["start"] == idlib_ar else s for s in extract(text) if s["start"] != cafe]
     assert triples(u, "prelabel") == sorted((s["start"], s["end"], s["label"]) for s in kept)
+    assert [s["id"] for s in u["spans"] if s.get("edited")] == [relabelled["id"]]
+    assert all("edited" not in s for r in records if r is not u for s in r["spans"])
     assert triples(u, "annotator") == sorted([(owners, owners + len("Cafe\u0301 owners"), "ACTOR"),
                                               (arabic, arabic + len("ناشطون"), "ACTOR")])
     assert {s["user"] for s in u["spans"] if s["origin"] == "annotator"} == {"rt_ann1"}
