@@ -257,9 +257,12 @@ def _iter_file(path: Path) -> Iterator[tuple[str, dict]]:
 # ---------------------------------------------------------------- predictions
 
 def _check_pred_record(rec: Any, where: str, gold: Gold, labels: LabelIndex, preds: Predictions,
-                       label_map: dict | None = None) -> None:
-    """Add one prediction record (``{"id", "spans", "text"?, "relations"?}``) after checking it."""
-    errs = schema_errors(rec, "predictions")
+                       label_map: dict | None = None, built: bool = False) -> None:
+    """Add one prediction record (``{"id", "spans", "text"?, "relations"?}``) after checking it.
+
+    ``built`` marks a record this module assembled itself (extractor, spaCy): no JSON Schema check.
+    """
+    errs = [] if built else schema_errors(rec, "predictions")
     if errs:
         raise InputError(f"{where}: {errs[0]}")
     doc_id = rec["id"]
@@ -313,7 +316,7 @@ def predictions_from_extractor(spec: str, gold: Gold, labels: LabelIndex,
         except Exception as err:  # the extractor's own failure, named
             raise InputError(f"extractor {spec!r} failed on document {doc_id!r}: {type(err).__name__}: {err}") from None
         rec = {"id": doc_id, "spans": normalize_spans(result, text, where=f"extractor {spec!r} on {doc_id!r}")}
-        _check_pred_record(rec, f"extractor {spec!r}", gold, labels, preds)
+        _check_pred_record(rec, f"extractor {spec!r}", gold, labels, preds, built=True)
         if progress:
             progress(1)
     return preds
@@ -404,7 +407,7 @@ def predictions_from_spacy(pipeline: str, gold: Gold, labels: LabelIndex, spans_
             found = doc.ents
         rec = {"id": doc_id, "spans": [{"start": s.start_char, "end": s.end_char, "label": s.label_}
                                        for s in found if s.end_char > s.start_char]}
-        _check_pred_record(rec, f"spaCy pipeline {pipeline!r}", gold, labels, preds, label_map)
+        _check_pred_record(rec, f"spaCy pipeline {pipeline!r}", gold, labels, preds, label_map, built=True)
         if progress:
             progress(1)
     return preds
@@ -433,15 +436,23 @@ def _boundary_keys(doc: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.nd
     return inverse.reshape(-1).astype(np.int64)
 
 
+def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct values of a sorted array, where each run starts, and its length."""
+    first = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
+    return sorted_keys[first], first, np.diff(np.append(first, len(sorted_keys)))
+
+
 def _pair_equal(kg: np.ndarray, kp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One-to-one pairs (i, j) with kg[i] == kp[j]; within a key, in the arrays' order."""
     if len(kg) == 0 or len(kp) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     og = np.argsort(kg, kind="stable")
     op = np.argsort(kp, kind="stable")
-    ug, first_g, count_g = np.unique(kg[og], return_index=True, return_counts=True)
-    up, first_p, count_p = np.unique(kp[op], return_index=True, return_counts=True)
-    _, ig, ip = np.intersect1d(ug, up, assume_unique=True, return_indices=True)
+    ug, first_g, count_g = _runs(kg[og])
+    up, first_p, count_p = _runs(kp[op])
+    pos = np.minimum(np.searchsorted(up, ug), len(up) - 1)
+    ig = np.flatnonzero(up[pos] == ug)
+    ip = pos[ig]
     m = np.minimum(count_g[ig], count_p[ip])
     total = int(m.sum())
     offsets = np.arange(total) - np.repeat(np.cumsum(m) - m, m)
@@ -514,7 +525,7 @@ def match(gold: tuple[np.ndarray, ...], pred: tuple[np.ndarray, ...]) -> Matches
     keys = _boundary_keys(np.concatenate([gd, pd]), np.concatenate([gs, ps]), np.concatenate([ge, pe]))
     kg, kp = keys[:len(gd)], keys[len(gd):]
     # 1. same boundaries, same label
-    if len(keys) and int(keys.max()) < 2 ** 62 // max(n_labels, 1):
+    if not len(keys) or int(keys.max()) < 2 ** 62 // max(n_labels, 1):
         lg, lp = kg * n_labels + gl, kp * n_labels + pl
     else:  # pragma: no cover - astronomically long texts
         _, inv = np.unique(np.stack([keys, np.concatenate([gl, pl])], axis=1), axis=0, return_inverse=True)
