@@ -418,7 +418,7 @@ class _Target:
     project: dict
     journal: Journal
     missing: set
-    buffer: list  # (doc id, sha, line, n spans) waiting to be sent
+    buffer: list  # (doc id, sha, import line, pre-annotations in UTF-16) waiting to be sent
     inflight: list = None  # the same, sent, import task running
     task: Optional[str] = None
     before: tuple = (0, 0)  # example count and importer's span count before the running import
@@ -491,22 +491,26 @@ def push(documents: str | Path, project: str, annotators: Iterable[str] = (),
     if progress:
         progress("push", 0, total)
     if todo:
-        for lineno, rec in iter_jsonl(path):
-            if rec["id"] not in todo:
-                continue
-            spans: list[dict] = []
-            if extract is not None:
-                spans = _prelabels(extract, rec, labels, path, lineno, stats)
-            line = import_line(rec, spans)
-            pushed = utf16_spans(rec["text"], spans)
-            for t in targets:
-                if rec["id"] in t.missing:
-                    t.buffer.append((rec["id"], by_id[rec["id"]].sha, line, pushed))
-            if any(len(t.buffer) >= chunk_size for t in targets):
-                done += _finish(client, targets, summary, failures)  # the previous chunk
-                if progress:
-                    progress("push", done, total)
-                _queue(client, targets)
+        try:
+            for lineno, rec in iter_jsonl(path):
+                if rec["id"] not in todo:
+                    continue
+                spans: list[dict] = []
+                if extract is not None:
+                    spans = _prelabels(extract, rec, labels, path, lineno, stats)
+                line = import_line(rec, spans)
+                pushed = utf16_spans(rec["text"], spans)
+                for t in targets:
+                    if rec["id"] in t.missing:
+                        t.buffer.append((rec["id"], by_id[rec["id"]].sha, line, pushed))
+                if any(len(t.buffer) >= chunk_size for t in targets):
+                    done += _finish(client, targets, summary, failures)  # the previous chunk
+                    if progress:
+                        progress("push", done, total)
+                    _queue(client, targets)
+        except InputError:  # a bad pre-annotation: journal what was sent before stopping
+            _finish(client, targets, summary, failures)
+            raise
         done += _finish(client, targets, summary, failures)
         _queue(client, targets)  # the last, partial chunk
         done += _finish(client, targets, summary, failures)

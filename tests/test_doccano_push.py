@@ -131,6 +131,21 @@ def test_push_is_idempotent_and_reports_changed_text(doccano_server, tmp_path):
     assert client.get(f"projects/{pid}")["collaborative_annotation"] is True
 
 
+def test_bad_prelabel_is_one_line_naming_the_document(doccano_server, tmp_path):
+    from annotate.errors import InputError
+
+    docs = make_docs(tmp_path / "docs.jsonl", 3, "badpre")
+
+    def bogus(text):
+        return [(0, 3, "BOGUS")]
+
+    with pytest.raises(InputError, match=r"docs.jsonl:1: prelabel of 'badpre-0000': label 'BOGUS' is not in the schema"):
+        doccano.push(docs, "badpre", ["bp_a"], prelabel=bogus, connection=doccano_server.settings())
+    with pytest.raises(InputError, match="is outside the text"):
+        doccano.push(docs, "badpre", ["bp_a"], prelabel=lambda t: [(0, 10_000, "ACTOR")],
+                     connection=doccano_server.settings())
+
+
 def test_rerun_after_lost_journal_makes_no_duplicates(doccano_server, tmp_path):
     """A push whose journal is gone (another machine, a crash before it was written) reconciles by document id."""
     ds = doccano_server
