@@ -260,7 +260,13 @@ def server_up(
     """
     from .server import up
 
-    info = up(state_dir, port, timeout=timeout, step=lambda msg: err.print(f"[dim]{msg}…[/]"))
+    with err.status("Doccano…") as spinner:  # a spinner on a terminal; the steps stay as lines
+
+        def step(msg: str) -> None:
+            err.print(f"[dim]{msg}…[/]")
+            spinner.update(f"{msg}…")
+
+        info = up(state_dir, port, timeout=timeout, step=step)
     if not as_json and info.get("local", True):
         err.print("started: " + (", ".join(info["started"]) or "nothing (already running)"), markup=False)
     _print_server(info, as_json)

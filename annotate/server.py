@@ -199,8 +199,17 @@ def mask(secret: str) -> str:
 
 # ------------------------------------------------------------------ processes
 
-def _proc_start_time(pid: int) -> Optional[int]:
-    """The process start time (clock ticks since boot), or None if there is no live process ``pid``."""
+HAVE_PROC = Path("/proc/self/stat").exists()
+
+
+def _proc_start_time(pid: int) -> Optional[int | str]:
+    """The process start time, or None if there is no live process ``pid``.
+
+    Linux: clock ticks since boot from /proc; elsewhere (macOS): ``ps -o lstart``. Together with the
+    pid it identifies a process: a recycled pid has another start time.
+    """
+    if not HAVE_PROC:
+        return _ps_start_time(pid)
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
@@ -210,6 +219,15 @@ def _proc_start_time(pid: int) -> Optional[int]:
         _reap(pid)
         return None
     return int(fields[19])
+
+
+def _ps_start_time(pid: int) -> Optional[str]:
+    proc = subprocess.run(["ps", "-o", "stat=", "-o", "lstart=", "-p", str(pid)], capture_output=True, text=True)
+    line = proc.stdout.strip()
+    if proc.returncode != 0 or not line or line.startswith("Z"):
+        _reap(pid)
+        return None
+    return line.split(None, 1)[1]
 
 
 def _reap(pid: int) -> None:

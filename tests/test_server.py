@@ -264,6 +264,20 @@ def test_down_never_signals_a_recycled_pid(tmp_path):
         bystander.wait()
 
 
+def test_process_identity_without_proc(monkeypatch):
+    """The macOS path (no /proc): ps gives the start time; a dead pid has none."""
+    here = server._proc_start_time(os.getpid())
+    monkeypatch.setattr(server, "HAVE_PROC", False)
+    started = server._proc_start_time(os.getpid())
+    assert isinstance(here, int) and isinstance(started, str) and len(started) > 10
+    assert server._proc_start_time(os.getpid()) == started
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert server._proc_start_time(child.pid) is None
+    assert server._alive({"pid": os.getpid(), "start_time": started})
+    assert not server._alive({"pid": os.getpid(), "start_time": "Mon Jan  1 00:00:00 2001"})
+
+
 def test_up_refuses_a_port_in_use(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
