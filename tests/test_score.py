@@ -406,6 +406,13 @@ def test_input_errors():
         score_records(gold, [{"id": "a", "spans": []}, {"id": "a", "spans": []}])
     with pytest.raises(InputError, match="duplicate document id"):
         score_records(gold + gold, [])
+    for bad_span in ({"start": 0, "end": 3}, {"start": "0", "end": 3, "label": "ACTOR"}, {"start": -1, "end": 3, "label": "A"}):
+        with pytest.raises(InputError, match="prediction 1: "):
+            score_records(gold, [{"id": "a", "spans": [bad_span]}])
+    with pytest.raises(InputError, match="'spans' is a required property"):
+        score_records(gold, [{"id": "a"}])
+    with pytest.raises(InputError, match="gold 1: "):
+        score_records([{"id": "a", "spans": []}], [])  # gold without text
     score_records(gold, [{"id": "a", "text": TEXT, "spans": []}], bootstrap=0)  # the same text is fine
 
 
