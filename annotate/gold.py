@@ -258,8 +258,7 @@ def _span_ref(span: dict | None, text: str) -> dict | None:
 
 
 def project_labels(documents: str | Path, gold: str | Path, *, out: str | Path | None = None,
-                   review_out: str | Path | None = None, min_similarity: float = 0.0,
-                   include_gold_targets: bool = False) -> dict:
+                   review_out: str | Path | None = None, min_similarity: float = 0.0) -> dict:
     """Carry gold spans onto the near-duplicates listed in the documents' ``meta.near_duplicates``.
 
     For every gold document, each near-duplicate (similarity >= ``min_similarity``) that has no
@@ -285,7 +284,7 @@ def project_labels(documents: str | Path, gold: str | Path, *, out: str | Path |
             tgt, sim = near["id"], float(near["similarity"])
             if tgt not in docs:
                 skipped.append({"doc": tgt, "from_doc": src_id, "reason": "not in the documents file"})
-            elif tgt in gold_records and not include_gold_targets:
+            elif tgt in gold_records:
                 skipped.append({"doc": tgt, "from_doc": src_id, "reason": "already has a gold record"})
             elif sim < min_similarity:
                 skipped.append({"doc": tgt, "from_doc": src_id, "reason": f"similarity {sim} < {min_similarity}"})
