@@ -220,6 +220,13 @@ def test_down_stops_exactly_the_recorded_processes(tmp_path, monkeypatch):
     state, port = tmp_path / "state", server.free_port()
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
     try:
+        # too short a time limit: a clear error naming the log, and nothing left running
+        with pytest.raises(server.ServerError, match=r"within 1 s; see .*worker\.log") as e:
+            server.up(state, port, timeout=1.0)
+        assert str(state / "logs") in str(e.value)
+        assert not server.status(state)["processes"]["worker"]["alive"]
+        assert not list((state / "run").glob("w*.json"))
+
         result = runner.invoke(app, ["server", "up", "--state-dir", str(state), "--port", str(port)])
         assert result.exit_code == 0, result.output
         assert "started: worker, web" in result.output and f"127.0.0.1:{port}" in result.stdout
