@@ -14,6 +14,9 @@ For every pair of annotators, over the documents both annotated (confirmed ones 
   (p_o − p_e) / (1 − p_e) with p_e from each annotator's own label distribution; per label it is
   the binary kappa "this label vs anything else". Undefined (p_e = 1) is reported as null.
 * **relations**: strict F1 on (head span, tail span, label), spans compared by (start, end, label).
+* **Krippendorff's alpha** (nominal) on the same token labels, over all annotators at once (INCEpTION
+  offers it beside Cohen's kappa): any number of annotators, each document coded by those who
+  labelled it; overall and per label (binary). In ``overall["alpha"]``.
 
 ``overall`` averages each figure over the pairs (macro); per-label averages skip pairs where the
 figure is undefined. The disagreement list gives each overlapping region where the annotators'
@@ -70,6 +73,44 @@ def kappa_from_confusion(confusion: Counter) -> float | None:
 def kappa(x: list, y: list) -> float | None:
     """Cohen's kappa of two equally long label sequences (None when undefined: p_e = 1)."""
     return kappa_from_confusion(Counter(zip(x, y)))
+
+
+def _coincide(o: Counter, per_label: dict[str, Counter], sequences: list[list[str]], labels: tuple[str, ...]) -> None:
+    """Add one document's tokens to Krippendorff's coincidence matrices (every annotator of the
+    document codes every token): each pair of values from different annotators adds 1/(m-1)."""
+    m = len(sequences)
+    if m < 2:
+        return
+    w = 1 / (m - 1)
+    for values in zip(*sequences):
+        counts = Counter(values)
+        for c, nc in counts.items():
+            for k, nk in counts.items():
+                o[(c, k)] += w * nc * (nk - (c == k))
+        for lab in labels:
+            n1 = counts.get(lab, 0)
+            if n1 == 0:
+                per_label[lab][(False, False)] += w * m * (m - 1)
+                continue
+            n0 = m - n1
+            per_label[lab][(True, True)] += w * n1 * (n1 - 1)
+            per_label[lab][(False, False)] += w * n0 * (n0 - 1)
+            per_label[lab][(True, False)] += w * n1 * n0
+            per_label[lab][(False, True)] += w * n1 * n0
+
+
+def alpha_from_coincidence(o: Counter) -> float | None:
+    """Krippendorff's alpha (nominal) from a coincidence matrix: 1 - (n-1)·Σ_{c≠k} o_ck / Σ_{c≠k} n_c·n_k
+    (None when undefined: a single value throughout)."""
+    n_c: Counter = Counter()
+    for (c, _), v in o.items():
+        n_c[c] += v
+    n = sum(n_c.values())
+    expected = n * n - sum(v * v for v in n_c.values())
+    if n <= 1 or expected <= 0:
+        return None
+    observed = sum(v for (c, k), v in o.items() if c != k)
+    return 1 - (n - 1) * observed / expected
 
 
 def _binary(confusion: Counter, label: str) -> Counter:
@@ -143,6 +184,8 @@ def agree(snapshot: str | Path, documents: str | Path | None = None, *, confirme
     stats: dict = {}
     # pair -> accumulated counts
     acc: dict[tuple[str, str], dict] = {}
+    coincidence: Counter = Counter()                       # Krippendorff's coincidence matrix, all annotators
+    per_label_coincidence: dict[str, Counter] = {lab: Counter() for lab in labels}
     disagree: list[dict] = []
     annotators: set[str] = set()
     n_docs = 0
@@ -155,6 +198,7 @@ def agree(snapshot: str | Path, documents: str | Path | None = None, *, confirme
             continue
         tokens = [(t.idx, t.idx + len(t.text)) for t in nlp.make_doc(doc["text"]) if not t.is_space]
         tok_labels = {a: token_labels(tokens, doc["by"][a]["spans"]) for a in names}
+        _coincide(coincidence, per_label_coincidence, [tok_labels[a][0] for a in names], labels)
         for a, b in combinations(names, 2):
             c = acc.setdefault((a, b), {"documents": 0, "confusion": Counter(), "in_overlaps": 0,
                                         "labels": {lab: Counter() for lab in labels}, "relations": Counter()})
@@ -167,6 +211,9 @@ def agree(snapshot: str | Path, documents: str | Path | None = None, *, confirme
         "tokenization": "spacy.blank('en'), whitespace tokens left out; overlapping spans: outermost wins",
         "overall": _overall(pairs, labels), "pairs": pairs, "disagreements": disagree,
     }
+    result["overall"]["alpha"] = alpha_from_coincidence(coincidence)
+    for lab in labels:
+        result["overall"]["per_label"][lab]["alpha"] = alpha_from_coincidence(per_label_coincidence[lab])
     if json_out is not None:
         write_json(json_out, result)
     return result

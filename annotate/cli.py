@@ -441,10 +441,11 @@ def agree(
     ov = res["overall"]
     out.print(f"{res['documents']} document(s), annotators: {', '.join(res['annotators']) or '-'}; "
               f"{ov['pairs']} pair(s)", markup=False, emoji=False)
-    table = Table("label", "strict F1", "overlap F1", "kappa", title="mean over pairs")
+    table = Table("label", "strict F1", "overlap F1", "kappa", "alpha",
+                  title="F1 and kappa: mean over pairs; alpha: all annotators")
     for lab, v in ov["per_label"].items():
-        table.add_row(lab, _f(v["strict_f1"]), _f(v["overlap_f1"]), _f(v["kappa"]))
-    table.add_row("[b]all[/]", _f(ov["strict_f1"]), _f(ov["overlap_f1"]), _f(ov["kappa"]))
+        table.add_row(lab, _f(v["strict_f1"]), _f(v["overlap_f1"]), _f(v["kappa"]), _f(v["alpha"]))
+    table.add_row("[b]all[/]", _f(ov["strict_f1"]), _f(ov["overlap_f1"]), _f(ov["kappa"]), _f(ov["alpha"]))
     out.print(table)
     if res["pairs"]:
         pt = Table("pair", "docs", "tokens", "strict F1", "overlap F1", "kappa", "relations F1", title="pairs")

@@ -371,9 +371,10 @@ def datacard(manifest: dict, records: list[dict], docs_meta: dict[str, dict], no
                                  for k, v in overall.items() if not isinstance(v, dict)) + ".")
         per = (overall.get("per_label") or {})
         if per:
-            lines += ["", "| label | strict F1 | overlap F1 | kappa |", "|---|---:|---:|---:|"]
+            lines += ["", "| label | strict F1 | overlap F1 | kappa | alpha |", "|---|---:|---:|---:|---:|"]
             for lab, v in per.items():
-                lines.append(f"| {lab} | {_fmt(v.get('strict_f1'))} | {_fmt(v.get('overlap_f1'))} | {_fmt(v.get('kappa'))} |")
+                lines.append(f"| {lab} | {_fmt(v.get('strict_f1'))} | {_fmt(v.get('overlap_f1'))} | {_fmt(v.get('kappa'))} "
+                             f"| {_fmt(v.get('alpha'))} |")
     else:
         lines.append("No inter-annotator agreement recorded for this release (single annotator or not supplied).")
     lines += ["", "## Known limits", ""]

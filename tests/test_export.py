@@ -131,7 +131,7 @@ def test_datacard_and_changelog(tmp_path):
     assert "Seed texts are quoted for research." in card
     assert "d2:19: LOCATION 'U.S.'" in card and "Annotators: a1, a2." in card
     assert "2 span(s) overlap another span: import doccano.jsonl into a Doccano project with overlapping" in card
-    assert "| LOCATION | 1.000 | 1.000 | 1.000 |" in card
+    assert "| LOCATION | 1.000 | 1.000 | 1.000 | 1.000 |" in card
     m = json.loads((rel / "manifest.json").read_text())
     assert m["snapshot"]["path"].endswith("snap") and m["snapshot"]["annotators"] == ["a1", "a2"]
     assert m["agreement"]["overall"]["strict_f1"] == 1.0

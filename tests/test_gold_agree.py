@@ -120,3 +120,22 @@ def test_cli_table_and_json(tmp_path):
     missing = CliRunner().invoke(app, ["agree", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and "not a snapshot" in missing.output
     assert sha(T1) in (snap / "annotations.jsonl").read_text()
+
+
+def test_krippendorff_alpha_two_and_three_annotators(tmp_path):
+    res = agree(_two_annotators(tmp_path))
+    # Coincidences (m = 2: each token adds both ordered pairs): ACTOR-ACTOR 2, O-O 10, LOC-LOC 2, FIG-FIG 2,
+    # LOC-O 1+1, FIG-O 2+2. n_A = 2, n_O = 13, n_L = 3, n_F = 4, n = 22.
+    # alpha = 1 - (n-1) * 6 / (22^2 - (4 + 169 + 9 + 16)) = 1 - 21*6/286 = 80/143
+    assert res["overall"]["alpha"] == pytest.approx(80 / 143)
+    T = "Rebels hit Idlib."                                   # tokens: Rebels hit Idlib .
+    lines = [line("d1", T, "a1", [(1, "Rebels", "ACTOR"), (2, "Idlib", "LOCATION")]),
+             line("d1", T, "a2", [(1, "Rebels", "ACTOR"), (2, "Idlib", "LOCATION")]),
+             line("d1", T, "a3", [(1, "Rebels", "ACTOR")])]
+    res = agree(write_snapshot(tmp_path / "three", lines))
+    # m = 3, each pair weighs 1/2. Rebels AAA: o_AA 3; hit OOO: o_OO 3; Idlib LLO: o_LL 1, o_LO = o_OL = 1; . OOO: o_OO 3.
+    # n_A 3, n_O 7, n_L 2, n 12: alpha = 1 - 11*2 / (144 - (9 + 49 + 4)) = 1 - 22/82 = 30/41
+    assert res["overall"]["alpha"] == pytest.approx(30 / 41)
+    # LOCATION vs not: n_T 2, n_F 10; disagreement 2: alpha = 1 - 11*2 / (144 - 4 - 100) = 18/40
+    assert res["overall"]["per_label"]["LOCATION"]["alpha"] == pytest.approx(18 / 40)
+    assert res["overall"]["per_label"]["WEAPON"]["alpha"] is None      # one value throughout: undefined
