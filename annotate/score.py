@@ -827,11 +827,12 @@ def _compare_report(a: Scored, b: Scored, labels: LabelIndex, present: np.ndarra
     for key in keys:
         name = key.replace(".micro", ".f1").replace(".macro", ".macro_f1")
         row = {"first": _round(full_a[key]), "second": _round(full_b[key]),
-               "diff": _round(full_a[key] - full_b[key]), "ci": None, "first_wins": None}
+               "diff": _round(full_a[key] - full_b[key]), "ci": None, "first_wins": None, "ties": None}
         if boot_a is not None:
             d = boot_a[key] - boot_b[key]
             row["ci"] = [_round(x) for x in _interval(d)]
-            row["first_wins"] = _round((d > 0).mean())
+            row["first_wins"] = _round((d > 1e-12).mean())
+            row["ties"] = _round((np.abs(d) <= 1e-12).mean())
         out["metrics"][name] = row
     return out
 

@@ -361,7 +361,7 @@ def test_paired_comparison():
     assert m["diff"] == pytest.approx(m["first"] - m["second"], abs=1e-6)
     assert m["diff"] > 0 and m["first_wins"] > 0.95 and m["ci"][0] > 0
     same = score_records(gold, pred, compare=pred, bootstrap=50, seed=1)["compare"]["metrics"]["strict.f1"]
-    assert (same["diff"], same["ci"], same["first_wins"]) == (0.0, [0.0, 0.0], 0.0)
+    assert (same["diff"], same["ci"], same["first_wins"], same["ties"]) == (0.0, [0.0, 0.0], 0.0, 1.0)
 
 
 # ---------------------------------------------------------------- slices, gates, reports
