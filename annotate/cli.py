@@ -690,7 +690,8 @@ def score(
     spacy_: Optional[str] = typer.Option(None, "--spacy", help="spaCy pipeline name or path (reads doc.ents)."),
     spans_key: Optional[str] = typer.Option(None, "--spans-key", help="With --spacy: read doc.spans[KEY] instead of doc.ents."),
     label_map: Optional[str] = typer.Option(None, "--label-map",
-                                            help="With --spacy: GPE=LOCATION,ORG=ACTOR,DATE= (empty drops), JSON or a JSON file."),
+                                            help="With --spacy: GPE=LOCATION,ORG=ACTOR,DATE= (empty drops; unnamed labels "
+                                                 "are kept), JSON or a JSON file."),
     compare: Optional[Path] = typer.Option(None, "--compare", help="A second prediction JSONL: paired bootstrap against it."),
     compare_extractor: Optional[str] = typer.Option(None, "--compare-extractor", help="A second system as module:function."),
     bootstrap: int = typer.Option(1000, "--bootstrap", "-b", help="Bootstrap resamples over documents for the 95% CIs; 0 skips."),
