@@ -82,7 +82,11 @@ def _coincide(o: Counter, per_label: dict[str, Counter], sequences: list[list[st
     if m < 2:
         return
     w = 1 / (m - 1)
+    uniform: Counter = Counter()                  # tokens all annotators coded alike: the bulk, added at once
     for values in zip(*sequences):
+        if values.count(values[0]) == m:
+            uniform[values[0]] += m
+            continue
         counts = Counter(values)
         for c, nc in counts.items():
             for k, nk in counts.items():
@@ -97,6 +101,10 @@ def _coincide(o: Counter, per_label: dict[str, Counter], sequences: list[list[st
             per_label[lab][(False, False)] += w * n0 * (n0 - 1)
             per_label[lab][(True, False)] += w * n1 * n0
             per_label[lab][(False, True)] += w * n1 * n0
+    for v, weight in uniform.items():             # m(m-1) ordered pairs of equal values, each weighing 1/(m-1)
+        o[(v, v)] += weight
+        for lab in labels:
+            per_label[lab][(v == lab, v == lab)] += weight
 
 
 def alpha_from_coincidence(o: Counter) -> float | None:
