@@ -70,6 +70,8 @@ def _doc_id(record: dict, fmt: str, id_key: str | None, by_sha: dict[str, str]) 
 
 
 def _from_prodigy(record: dict) -> tuple[list[dict], list[dict], list[dict]]:
+    if "spans" not in record and ("entities" in record or "label" in record):
+        raise ValueError("no 'spans' but Doccano fields (entities/label): use --format doccano")
     spans, relations, unmapped = [], [], []
     for i, s in enumerate(record.get("spans") or [], 1):
         spans.append({"id": i, "start": int(s["start"]), "end": int(s["end"]), "label": s["label"],
