@@ -236,7 +236,7 @@ def _print_server(info: dict, as_json: bool) -> None:
     state = "healthy" if info["healthy"] else ("running, NOT healthy" if info["running"] else "stopped")
     out.print(f"Doccano {info['url'] or '(never started)'}: {state}", markup=False)
     for name, p in info["processes"].items():
-        out.print(f"  {name:<7} pid {p['pid'] or '-':<8} {'alive' if p['alive'] else 'not running':<12}"
+        out.print(f"  {name:<8} pid {p['pid'] or '-':<8} {'alive' if p['alive'] else 'not running':<12}"
                   f"log {_short(p['log'])}", markup=False)
     database = info["database"]
     if database.startswith("sqlite:///"):
@@ -251,12 +251,18 @@ def server_up(
     port: int = typer.Option(8000, "--port", "-p", min=1, max=65535, help="Port on 127.0.0.1."),
     state_dir: Optional[Path] = STATE_DIR_OPTION,
     timeout: float = typer.Option(120.0, "--timeout", help="Seconds to wait for /v1/health/."),
+    db: Optional[str] = typer.Option(None, "--db", help="sqlite (default) or postgres: a private PostgreSQL "
+                                     "cluster in the state folder (installed from Debian if missing). "
+                                     "DATABASE_URL selects an existing PostgreSQL instead."),
+    pg_port: Optional[int] = typer.Option(None, "--pg-port", min=1, max=65535,
+                                          help="Loopback port of the private PostgreSQL (default: a free one)."),
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
     """Start the local Doccano 1.8.4 on 127.0.0.1 (installs its venv the first time); no-op if running.
 
     Example:\n
-      annotate server up --port 8000
+      annotate server up --port 8000\n
+      annotate server up --db postgres --state-dir .doccano-team
     """
     from .server import up
 
@@ -266,7 +272,7 @@ def server_up(
             err.print(f"[dim]{msg}…[/]")
             spinner.update(f"{msg}…")
 
-        info = up(state_dir, port, timeout=timeout, step=step)
+        info = up(state_dir, port, timeout=timeout, db=db, pg_port=pg_port, step=step)
     if not as_json and info.get("local", True):
         err.print("started: " + (", ".join(info["started"]) or "nothing (already running)"), markup=False)
     _print_server(info, as_json)
@@ -296,6 +302,57 @@ def server_status(
     _print_server(info, as_json)
     if not info["healthy"]:
         raise typer.Exit(1)
+
+
+def _steps(fn: Callable, *args, **kwargs):
+    """Run a server chore with its steps printed and a spinner on a terminal."""
+    with err.status("…") as spinner:
+
+        def step(msg: str) -> None:
+            err.print(f"[dim]{msg}…[/]")
+            spinner.update(f"{msg}…")
+
+        return fn(*args, step=step, **kwargs)
+
+
+@server_app.command("backup")
+@_one_line_errors
+def server_backup(
+    folder: Path = typer.Argument(..., metavar="OUT", help="New folder for the backup (refused if it exists)."),
+    state_dir: Optional[Path] = STATE_DIR_OPTION,
+) -> None:
+    """A consistent backup of the database and push journal while the server runs, with a checksummed manifest.
+
+    SQLite: its online backup API; PostgreSQL: pg_dump. Not included: media/ (transient uploads), logs,
+    credentials.\n
+    Example:\n
+      annotate server backup backups/2026-11-22
+    """
+    from .backup import backup
+
+    info = _steps(backup, folder, state_dir)
+    sizes = ", ".join(f"{f['name']} {f['bytes']:,} B" for f in info["files"])
+    out.print(f"backup {_short(info['path'])}: {info['database']} ({sizes}); checksum {info['checksum'][:12]}…",
+              markup=False)
+
+
+@server_app.command("restore")
+@_one_line_errors
+def server_restore(
+    src: Path = typer.Argument(..., help="A folder written by `annotate server backup`."),
+    state_dir: Optional[Path] = STATE_DIR_OPTION,
+) -> None:
+    """Bring a STOPPED server back to exactly the backup's state (checksums verified first).
+
+    Example:\n
+      annotate server down && annotate server restore backups/2026-11-22 && annotate server up
+    """
+    from .backup import restore
+
+    info = _steps(restore, src, state_dir)
+    out.print(f"restored {info['database']} database from {_short(info['restored'])} (taken {info['created_at']})"
+              f"{' and the push journal' if info['journal'] else ''}; start it with `annotate server up`",
+              markup=False)
 
 
 @users_app.command("add")

@@ -32,10 +32,20 @@ If ``DOCCANO_URL`` is set, it selects a remote (team/production) server instead,
 ``Authorization: Token ...``); ``up``/``down`` then have nothing to start or stop.
 :func:`user_password` gives the password of an account created by :func:`add_users`.
 
-PostgreSQL: a team that outgrows SQLite sets ``DATABASE_URL=postgres://user:pw@host/db?sslmode=disable``
-before ``annotate server up`` (and installs ``psycopg2-binary`` into the server venv); the
-worker's queue then lives there too. The URL is passed through the environment, and only a
-redacted form is recorded.
+PostgreSQL, two ways (the worker's queue then lives there too; the URL reaches the server processes
+through their environment only, and only a redacted form is recorded):
+
+* ``up(db="postgres")`` / ``annotate server up --db postgres``: a private cluster in the state dir
+  (``postgres/``, see :mod:`annotate.pgcluster`), started before the worker and stopped after it by
+  ``down``; it is a third recorded process, ``postgres``. Debian's ``postgresql`` is installed by
+  ``scripts/postgres_install.sh`` when missing. The role's generated password is in the 0600
+  credentials file. A state dir keeps the database it was created with: later ``up`` calls need no
+  ``--db``, and asking for the other one is refused.
+* ``DATABASE_URL=postgresql://user:pw@host:5432/db?sslmode=disable`` before ``annotate server up``:
+  a team's existing PostgreSQL (``psycopg2-binary`` is in the server venv's lock). Recorded in the
+  credentials file so later commands (``users add``, ``backup``) reach the same database.
+
+Backup and restore of the database (and the push journal): :mod:`annotate.backup`.
 """
 
 from __future__ import annotations
@@ -58,6 +68,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 from urllib.parse import urlsplit, urlunsplit
 
+from . import pgcluster
 from .errors import AnnotateError, InputError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +78,9 @@ ADMIN_USERNAME = "admin"
 WEB_WORKERS = 2
 HEALTH_TIMEOUT = 120.0
 STOP_TIMEOUT = 15.0
-PROCESSES = ("worker", "web")  # start order; stopped in reverse
+PROCESSES = ("worker", "web")  # Doccano's processes, start order; stopped in reverse
+POSTGRES = "postgres"  # the private PostgreSQL cluster (--db postgres): started first, stopped last
+DATABASES = ("sqlite", "postgres")
 INSTALL_SCRIPT = ROOT / "scripts" / "doccano_install.sh"
 LOCK_FILE = ROOT / "scripts" / "doccano-server.lock"
 ADMIN_SCRIPT = Path(__file__).resolve().parent / "_doccano_admin.py"
@@ -287,11 +300,16 @@ def _command(name: str, port: int) -> list[str]:
 
 
 def _spawn(state: Path, name: str, env: dict, port: int) -> dict:
+    return _spawn_argv(state, name, _command(name, port), cwd=state, env=env)
+
+
+def _spawn_argv(state: Path, name: str, argv: list[str], **kw) -> dict:
+    """Start ``argv`` detached in its own session, its output appended to logs/NAME.log; record pid + start time."""
     log = _log_path(state, name)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as fh:
-        proc = subprocess.Popen(_command(name, port), cwd=state, env=env, stdin=subprocess.DEVNULL,
-                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
+                                start_new_session=True, close_fds=True, **kw)
     start = None
     for _ in range(100):  # /proc/<pid>/stat appears at once; retry defensively
         start = _proc_start_time(proc.pid)
@@ -420,9 +438,79 @@ def redact_url(url: str) -> str:
 
 
 def _database_url(state: Path, creds: dict, override: str | None = None) -> str:
-    """The argument, else ``DATABASE_URL``, else the one recorded (0600 file) at an earlier ``up``, else SQLite."""
+    """The private cluster's URL if the state dir has one; else the argument, else ``DATABASE_URL``, else the
+    one recorded (0600 file) at an earlier ``up``, else SQLite."""
+    if creds.get("postgres"):
+        return pgcluster.database_url(creds["postgres"])
     return (override or os.environ.get("DATABASE_URL") or creds.get("database_url")
             or f"sqlite:///{state / 'db.sqlite3'}")
+
+
+def local_postgres(state_dir: str | Path | None = None) -> bool:
+    """True if the state dir runs its own PostgreSQL cluster (created by ``up(db="postgres")``)."""
+    return pgcluster.has_cluster(state_path(state_dir))
+
+
+def _processes(state: Path) -> tuple[str, ...]:
+    """The processes of this instance, in start order."""
+    return (POSTGRES, *PROCESSES) if pgcluster.has_cluster(state) else PROCESSES
+
+
+def _choose_database(state: Path, creds: dict, db: str | None, database_url: str | None) -> None:
+    """Check ``db`` against what the state dir already holds; refuse to switch databases under it."""
+    if db not in (None, *DATABASES):
+        raise InputError(f"--db {db}: choose one of {', '.join(DATABASES)}")
+    external = database_url or os.environ.get("DATABASE_URL")
+    if creds.get("postgres") or pgcluster.has_cluster(state):
+        if db == "sqlite" or external:
+            raise InputError(f"{state} holds a private PostgreSQL database; it cannot switch to "
+                             f"{'DATABASE_URL' if external else 'SQLite'}",
+                             hint="use another --state-dir (and `annotate server backup/restore` to move data)")
+        return
+    if db == "postgres":
+        if external:
+            raise InputError("--db postgres starts a private PostgreSQL; DATABASE_URL names an existing one: "
+                             "give one of them")
+        if (state / "db.sqlite3").exists() or creds.get("database_url"):
+            raise InputError(f"{state} already holds a {'SQLite' if (state / 'db.sqlite3').exists() else 'DATABASE_URL'}"
+                             " database; it cannot switch to a private PostgreSQL",
+                             hint="use another --state-dir")
+
+
+def _start_postgres(state: Path, creds: dict, pg_port: int | None, timeout: float, step: Step | None) -> bool:
+    """Create (once) and start the private cluster unless it runs; make sure its role and database exist.
+
+    Returns whether it was started now. The settings (port, role, generated password) go to the 0600 file.
+    """
+    bin_dir = pgcluster.install(_log_path(state, "postgres-install"), step=step)
+    log = _log_path(state, POSTGRES)
+    pg = creds.get("postgres")
+    if pg is None:
+        pg = pgcluster.new_settings(pg_port or free_port())
+    elif pg_port and pg_port != pg["port"]:
+        pg = {**pg, "port": pg_port}
+    if creds.get("postgres") != pg:
+        creds["postgres"] = pg
+        _write_secret_json(credentials_path(state), creds)
+    record = _read_record(state, POSTGRES)
+    if _alive(record):
+        return False
+    if not _port_free(pg["port"]):
+        raise ServerError(f"PostgreSQL port {pg['port']} on {HOST} is already in use by another program",
+                          hint="choose another with --pg-port")
+    if pgcluster.init(state, bin_dir, log) and step:
+        step(f"created a private PostgreSQL cluster in {pgcluster.data_dir(state)}")
+    if step:
+        step(f"starting PostgreSQL on {HOST}:{pg['port']}")
+    argv = pgcluster.server_argv(state, bin_dir, pg["port"])
+    record = _spawn_argv(state, POSTGRES, argv, **pgcluster.spawn_kwargs(state, bin_dir))
+    try:
+        pgcluster.wait_ready(state, bin_dir, pg["port"], timeout, lambda: _alive(record), log)
+        pgcluster.ensure_database(state, bin_dir, pg)
+    except BaseException:
+        _stop(state, POSTGRES, timeout=5.0, sig=signal.SIGINT)
+        raise
+    return True
 
 
 def _run_admin(state: Path, creds: dict, database_url: str, steps: list[str], users: list[dict]) -> dict:
@@ -447,25 +535,31 @@ def _remote() -> str | None:
 
 
 def up(state_dir: str | Path | None = None, port: int = DEFAULT_PORT, *, database_url: str | None = None,
+       db: str | None = None, pg_port: int | None = None,
        timeout: float = HEALTH_TIMEOUT, step: Step | None = None) -> dict:
     """Start the local Doccano (installing its venv if needed); a no-op if it already runs.
 
-    Starts only what is not running (worker first, then web), so it also restarts a crashed
-    web server. Returns :func:`status` plus ``started`` (names of the processes started) and
-    ``installed`` (whether the venv was built now).
+    Starts only what is not running (PostgreSQL first when the state dir has its own cluster, then
+    the worker, then web), so it also restarts a crashed process. ``db="postgres"`` creates that
+    private cluster at the first ``up`` (``pg_port``: its loopback port, default a free one);
+    ``database_url`` (or ``DATABASE_URL``) selects an existing database instead. Returns
+    :func:`status` plus ``started`` (names of the processes started) and ``installed`` (whether
+    the venv was built now).
     """
     if _remote():
         return {**status(state_dir), "started": [], "installed": False}
     state = state_path(state_dir)
     state.mkdir(parents=True, exist_ok=True)
     with _file_lock(_run_dir(state) / ".lock"):
-        return _up_locked(state, port, database_url, timeout, step)
+        return _up_locked(state, port, database_url, db, pg_port, timeout, step)
 
 
-def _up_locked(state: Path, port: int, database_url: str | None, timeout: float, step: Step | None) -> dict:
+def _up_locked(state: Path, port: int, database_url: str | None, db: str | None, pg_port: int | None,
+               timeout: float, step: Step | None) -> dict:
     server = _read_record(state, "server")
+    _choose_database(state, load_credentials(state) or {}, db, database_url)
     running = {name: _alive(_read_record(state, name)) for name in PROCESSES}
-    if all(running.values()):
+    if all(running.values()) and all(_alive(_read_record(state, n)) for n in _processes(state)):
         return {**status(state), "started": [], "installed": False}
     if server and any(running.values()):
         port = server["port"]  # complete a partly running instance where it was
@@ -474,13 +568,17 @@ def _up_locked(state: Path, port: int, database_url: str | None, timeout: float,
                           hint="choose another with --port")
     installed = install(step=step)["installed"]
     creds = _ensure_credentials(state)
+    started = []
+    if db == "postgres" or creds.get("postgres") or pgcluster.has_cluster(state):
+        if _start_postgres(state, creds, pg_port, timeout, step):
+            started.append(POSTGRES)
     db_url = _database_url(state, creds, database_url)
-    if db_url != f"sqlite:///{state / 'db.sqlite3'}" and creds.get("database_url") != db_url:
+    if not creds.get("postgres") and db_url != f"sqlite:///{state / 'db.sqlite3'}" \
+            and creds.get("database_url") != db_url:
         creds["database_url"] = db_url  # later commands (users add) must reach the same database
         _write_secret_json(credentials_path(state), creds)
     url = f"http://{HOST}:{port}"
     _write_json(_run_dir(state) / "server.json", {"port": port, "url": url, "database": redact_url(db_url)})
-    started = []
     try:
         if not any(running.values()):  # a cold start: bring the schema and the admin account up to date
             if step:
@@ -504,28 +602,34 @@ def _up_locked(state: Path, port: int, database_url: str | None, timeout: float,
         _wait_healthy(state, url, timeout)
     except BaseException:
         for name in reversed(started):
-            _stop(state, name, timeout=5.0)
+            _stop(state, name, timeout=5.0, sig=_stop_signal(name))
         raise
     return {**status(state), "started": started, "installed": installed}
 
 
+def _stop_signal(name: str) -> int:
+    """SIGINT is PostgreSQL's fast shutdown (SIGTERM would wait for every client); SIGTERM for the rest."""
+    return signal.SIGINT if name == POSTGRES else signal.SIGTERM
+
+
 def down(state_dir: str | Path | None = None, *, timeout: float = STOP_TIMEOUT) -> dict:
-    """Stop exactly the recorded processes (web first, then worker): SIGTERM, SIGKILL after ``timeout``."""
+    """Stop exactly the recorded processes (web, then worker, then PostgreSQL if the state dir runs its own):
+    SIGTERM (PostgreSQL: SIGINT, a fast shutdown), SIGKILL after ``timeout``."""
     if _remote():
         return {"url": _remote(), "local": False, "stopped": {}}
     state = state_path(state_dir)
     with _file_lock(_run_dir(state) / ".lock"):
-        stopped = {name: _stop(state, name, timeout) for name in reversed(PROCESSES)}
+        stopped = {name: _stop(state, name, timeout, _stop_signal(name)) for name in reversed(_processes(state))}
     return {"state_dir": str(state), "local": True, "stopped": {k: v for k, v in stopped.items() if v}}
 
 
 def kill(state_dir: str | Path | None = None, name: str = "web") -> Optional[int]:
-    """SIGKILL one server process group ("web" or "worker") at once, as a crash would (tests).
+    """SIGKILL one server process group ("web", "worker", or "postgres") at once, as a crash would (tests).
 
     Returns the pid killed (None if it was not running); ``up`` then starts only what is missing.
     """
-    if name not in PROCESSES:
-        raise InputError(f"{name!r}: not one of {', '.join(PROCESSES)}")
+    if name not in (*PROCESSES, POSTGRES):
+        raise InputError(f"{name!r}: not one of {', '.join((*PROCESSES, POSTGRES))}")
     return _stop(state_path(state_dir), name, timeout=0.0, sig=signal.SIGKILL)
 
 
@@ -542,7 +646,7 @@ def status(state_dir: str | Path | None = None) -> dict:
     state = state_path(state_dir)
     server = _read_record(state, "server") or {}
     processes = {}
-    for name in PROCESSES:
+    for name in _processes(state):
         record = _read_record(state, name)
         processes[name] = {"pid": record["pid"] if record else None, "alive": _alive(record),
                            "log": str(_log_path(state, name))}
