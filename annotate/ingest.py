@@ -721,18 +721,19 @@ class NearDuplicateIndex:
         self.threshold, self.fetch, self.k, self.num_perm = threshold, fetch, k, num_perm
         self._lsh = MinHashLSH(num_perm=num_perm, params=lsh_params(threshold, num_perm))
 
-    def add(self, key: str, text: str, sig=None) -> list[tuple[str, float]]:
-        """Index a document (``sig``: its :func:`signature` if already computed); return its near
-        duplicates among the earlier ones as (key, similarity), similarity rounded to 4 places."""
+    def add(self, key: str, sig=None) -> list[tuple[str, float]]:
+        """Index a document, already fetchable by ``key`` (``sig``: its :func:`signature` if computed
+        already); return its near duplicates among the earlier ones as (key, similarity), rounded to
+        4 places. Texts are fetched only for the candidates the LSH proposes."""
         from datasketch import LeanMinHash
 
         if sig is None:
-            sig = signature(text, self.k, self.num_perm)
+            sig = signature(self.fetch(key), self.k, self.num_perm)
         sketch = LeanMinHash(seed=1, hashvalues=sig, scheme="affine32")
         found = []
         candidates = sorted(self._lsh.query(sketch))
         if candidates:
-            sh = shingles(text, self.k)
+            sh = shingles(self.fetch(key), self.k)
             for other in candidates:
                 sim = jaccard(sh, shingles(self.fetch(other), self.k))
                 if sim >= self.threshold:
@@ -754,16 +755,17 @@ class _Spool:
             folder = folder.parent
         self.fh = tempfile.TemporaryFile(mode="w+b", dir=folder, prefix=".ingest-", suffix=".spool")
         self.offsets: dict[str, int] = {}
+        self.size = 0  # kept here: tell() on a buffered file costs a system call
 
-    def append(self, record: dict) -> None:
-        self.offsets[record["id"]] = self.fh.tell()
-        self.fh.write(dumps(record).encode("utf-8") + b"\n")
+    def append(self, key: str, line: bytes) -> None:
+        self.offsets[key] = self.size
+        self.fh.write(line)
+        self.size += len(line)
 
     def record(self, key: str) -> dict:
-        end = self.fh.tell()
         self.fh.seek(self.offsets[key])
         record = json.loads(self.fh.readline())
-        self.fh.seek(end)
+        self.fh.seek(self.size)
         return record
 
     def text(self, key: str) -> str:
@@ -780,15 +782,33 @@ class _Spool:
         self.fh.close()
 
 
-def _prepare(item: tuple[str, Path]) -> tuple[list[tuple[Doc, Any] | str] | None, list[str]]:
-    """Read one file into documents with their signatures, problems as strings (runs in a worker)."""
+Prepared = tuple[str, bytes, Any]  # (text_sha256, JSON line of the record as a first copy, signature or None)
+
+
+def record_line(doc: Doc) -> Prepared:
+    """The output line of a document as if it were the first of its text (id from the text hash,
+    duplicate_of null, near_duplicates empty); :func:`ingest` patches the rare lines that are not."""
+    meta = dict(doc.meta)
+    ordered = {k: meta.pop(k) for k in ("source_file", "raw_sha256", "text_sha256", "title", "url", "outlet", "date")}
+    ordered.update({"duplicate_of": None, "near_duplicates": []})
+    ordered.update(meta)
+    digest = ordered["text_sha256"]
+    return digest, (dumps({"id": digest[:16], "text": doc.text, "meta": ordered}) + "\n").encode("utf-8"), None
+
+
+def _prepare(item: tuple[str, Path]) -> tuple[list[Prepared | str] | None, list[str]]:
+    """Read one file into record lines with their signatures, problems as strings (runs in a worker)."""
     where, path = item
     warnings: list[str] = []
-    out: list[tuple[Doc, Any] | str] = []
+    out: list[Prepared | str] = []
     if FORMATS.get(path.suffix.lower()) == "jsonl":
         return None, warnings  # JSONL files are streamed by the main process, not held in a list
     for doc in read_file(where, path, warnings):
-        out.append(str(doc) if isinstance(doc, Problem) else (doc, signature(doc.text)))
+        if isinstance(doc, Problem):
+            out.append(str(doc))
+        else:
+            digest, line, _ = record_line(doc)
+            out.append((digest, line, signature(doc.text)))
     return out, warnings
 
 
@@ -832,28 +852,32 @@ def ingest(paths: Iterable[str | Path], out: str | Path, *, skip_invalid: bool =
     prepared = _prepared(files, jobs or auto_jobs(len(files)))
     try:
         index = NearDuplicateIndex(near_threshold, spool.text)
-        first_by_hash: dict[str, str] = {}
-        copies: dict[str, int] = {}
+        first_by_hash: dict[str, int] = {}  # text hash -> copies seen
         exact: list[dict] = []
         near: list[dict] = []
         for done, ((where, path), (items, file_warnings)) in enumerate(zip(files, prepared), 1):
             warnings.extend(file_warnings)
             if items is None:  # JSONL: streamed here, signatures computed by the index
-                items = (str(d) if isinstance(d, Problem) else (d, None) for d in read_jsonl_records(where, path))
+                items = (str(d) if isinstance(d, Problem) else record_line(d) for d in read_jsonl_records(where, path))
             for item in items:
                 if isinstance(item, str):
                     problems.append(item)
                     continue
-                doc, sig = item
-                record = _record(doc, first_by_hash, copies)
-                spool.append(record)
-                original = record["meta"]["duplicate_of"]
-                if original:
-                    exact.append({"id": record["id"], "duplicate_of": original, "source_file": where})
-                else:
-                    for other, sim in index.add(record["id"], record["text"], sig):
-                        near.append({"a": other, "a_file": spool.record(other)["meta"]["source_file"],
-                                     "b": record["id"], "b_file": where, "similarity": sim})
+                digest, line, sig = item
+                key = digest[:16]
+                seen = first_by_hash.get(digest, 0)
+                first_by_hash[digest] = seen + 1
+                if seen:  # the n-th exact copy: id <id>-n, duplicate_of <id>
+                    record = json.loads(line)
+                    record["id"] = f"{key}-{seen + 1}"
+                    record["meta"]["duplicate_of"] = key
+                    spool.append(record["id"], (dumps(record) + "\n").encode("utf-8"))
+                    exact.append({"id": record["id"], "duplicate_of": key, "source_file": where})
+                    continue
+                spool.append(key, line)
+                for other, sim in index.add(key, sig):
+                    near.append({"a": other, "a_file": spool.record(other)["meta"]["source_file"],
+                                 "b": key, "b_file": where, "similarity": sim})
             if on_progress:
                 on_progress(done, len(files), where)
         n_docs = len(spool.offsets)
@@ -878,21 +902,3 @@ def ingest(paths: Iterable[str | Path], out: str | Path, *, skip_invalid: bool =
     finally:
         prepared.close()  # stops the worker processes, if any, even on an error or Ctrl-C
         spool.close()
-
-
-def _record(doc: Doc, first_by_hash: dict[str, str], copies: dict[str, int]) -> dict:
-    """The output record: id from the text hash; the n-th exact copy gets ``<id>-n`` and duplicate_of."""
-    digest = doc.meta["text_sha256"]
-    base = digest[:16]
-    original = first_by_hash.get(digest)
-    if original is None:
-        first_by_hash[digest] = base
-        doc_id = base
-    else:
-        copies[digest] = copies.get(digest, 1) + 1
-        doc_id = f"{base}-{copies[digest]}"
-    meta = dict(doc.meta)
-    ordered = {k: meta.pop(k) for k in ("source_file", "raw_sha256", "text_sha256", "title", "url", "outlet", "date")}
-    ordered.update({"duplicate_of": original, "near_duplicates": []})
-    ordered.update(meta)
-    return {"id": doc_id, "text": doc.text, "meta": ordered}

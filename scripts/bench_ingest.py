@@ -135,8 +135,8 @@ def ours_on_sample(texts: list[str], threshold: float) -> tuple[set, float]:
     t0 = time.perf_counter()
     index = NearDuplicateIndex(threshold, fetch=lambda key: texts[int(key)])
     found = set()
-    for i, text in enumerate(texts):
-        for other, _ in index.add(str(i), text):
+    for i in range(len(texts)):
+        for other, _ in index.add(str(i)):
             found.add((int(other), i))
     return found, time.perf_counter() - t0
 
