@@ -36,14 +36,14 @@ import json
 import re
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 import requests
 
 from .errors import AnnotateError, InputError
-from .jsonl import dumps, iter_jsonl, write_json
+from .jsonl import dumps, iter_jsonl, write_text
 from .schema import LabelSchema, load_labels, schemas_dir
 
 META_KEY = "annotate"  # our fields, nested in ONE Doccano meta key (never id/text/label: they break export)
@@ -334,19 +334,21 @@ class Journal:
     project_id: int
     name: str
     docs: dict
+    pending: list = field(default_factory=list)  # import task ids started and not yet checked
 
     @classmethod
     def load(cls, path: Path, project_id: int, name: str) -> "Journal":
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             if data.get("project_id") == project_id and data.get("name") == name:
-                return cls(path, project_id, name, data["docs"])
+                return cls(path, project_id, name, data["docs"], data.get("pending", []))
         except (FileNotFoundError, json.JSONDecodeError, KeyError):
             pass
         return cls(path, project_id, name, {})
 
     def save(self) -> None:
-        write_json(self.path, {"project_id": self.project_id, "name": self.name, "docs": self.docs})
+        write_text(self.path, json.dumps({"project_id": self.project_id, "name": self.name, "pending": self.pending,
+                                          "docs": self.docs}, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
 def _journal_for(connection: dict, project: dict) -> Journal:
@@ -466,6 +468,7 @@ def push(documents: str | Path, project: str, annotators: Iterable[str] = (),
             setup_changes += [f"{c} in {name!r}" for c in
                               ensure_member(client, proj["id"], annotator, ANNOTATOR_ROLE, users, roles)]
         journal = _journal_for(connection, proj)
+        _settle_pending(client, journal)
         if client.count(proj["id"]) != len(journal.docs):
             _reconcile_all(client, proj, journal)
         targets.append(_Target(name, annotator, proj, journal, set(), [], []))
@@ -504,16 +507,15 @@ def push(documents: str | Path, project: str, annotators: Iterable[str] = (),
                     if rec["id"] in t.missing:
                         t.buffer.append((rec["id"], by_id[rec["id"]].sha, line, pushed))
                 if any(len(t.buffer) >= chunk_size for t in targets):
-                    done += _finish(client, targets, summary, failures)  # the previous chunk
+                    done += _rotate(client, targets, summary, failures)
                     if progress:
                         progress("push", done, total)
-                    _queue(client, targets)
         except InputError:  # a bad pre-annotation: journal what was sent before stopping
-            _finish(client, targets, summary, failures)
+            for t in targets:
+                _finish_one(client, t, summary, failures)
             raise
-        done += _finish(client, targets, summary, failures)
-        _queue(client, targets)  # the last, partial chunk
-        done += _finish(client, targets, summary, failures)
+        done += _rotate(client, targets, summary, failures)  # the last, partial chunk
+        done += sum(_finish_one(client, t, summary, failures) for t in targets)
         if progress:
             progress("push", done, total)
     totals = {k: sum(s[k] for s in summary.values()) for k in ("created", "present", "changed", "failed")}
@@ -536,56 +538,75 @@ def _prelabels(extract, rec: dict, labels: LabelSchema, path: Path, lineno: int,
     return spans
 
 
-def _queue(client: Client, targets: list[_Target]) -> None:
-    """Upload every non-empty buffer and start its import; the buffer moves to ``inflight``.
+def _queue_one(client: Client, t: _Target) -> None:
+    """Upload a target's buffer and start its import (recorded in the journal as pending); the buffer
+    moves to ``inflight``. The import runs in the worker while the caller goes on."""
+    if not t.buffer:
+        return
+    pid = t.project["id"]
+    t.before = (client.count(pid), _importer_spans(client, pid))
+    body = "".join(line + "\n" for _, _, line, _ in t.buffer).encode("utf-8")
+    upload_id = client.call("POST", "fp/process/", files={"filepond": ("documents.jsonl", body,
+                                                                        "application/octet-stream")},
+                            headers={"Accept": "*/*"}, what="upload").text.strip()
+    t.task = client.post(f"projects/{pid}/upload", {
+        "uploadIds": [upload_id], "format": "JSONL", "task": "RelationExtraction",
+        "column_data": "text", "column_label": "label", "encoding": "utf_8"})["task_id"]
+    t.journal.pending = [t.task]
+    t.journal.save()
+    t.inflight, t.buffer = t.buffer, []
 
-    The imports run in the worker while the caller reads and pre-annotates the next chunk."""
+
+def _finish_one(client: Client, t: _Target, summary: dict, failures: list[str]) -> int:
+    """Wait for a target's running import, then check it: the example count and the importer's span
+    count must have grown by exactly what was sent, else reconcile by document id. Journal what landed."""
+    if not t.inflight:
+        return 0
+    pid = t.project["id"]
+    result = client.wait_task(t.task, f"import into {t.name!r}")
+    watermark = _watermark(client)  # after this import: the annotator's spans on these examples come later
+    errors = [f"{t.name}: line {e.get('line', '?')}: {e.get('message', e)}" for e in (result or {}).get("error", [])]
+    failures += errors
+    n_before, spans_before = t.before
+    expected_spans = sum(len(pushed) for _, _, _, pushed in t.inflight)
+    clean = (not errors and client.count(pid) == n_before + len(t.inflight)
+             and _importer_spans(client, pid) - spans_before == expected_spans)
+    if clean:
+        for doc_id, sha, _, pushed in t.inflight:
+            t.journal.docs[doc_id] = [sha, None, watermark, pushed]
+        summary[t.name]["created"] += len(t.inflight)
+    else:
+        expected = {doc_id: pushed for doc_id, _, _, pushed in t.inflight}
+        ok = _reconcile_chunk(client, t.project, t.journal, expected, watermark, failures)
+        summary[t.name]["created"] += ok
+        summary[t.name]["failed"] += len(t.inflight) - ok
+    t.journal.pending = []
+    t.journal.save()
+    for doc_id, _, _, _ in t.inflight:
+        t.missing.discard(doc_id)
+    n, t.inflight = len(t.inflight), []
+    return n
+
+
+def _rotate(client: Client, targets: list[_Target], summary: dict, failures: list[str]) -> int:
+    """Per target: finish its running import, then start the next one at once, so the worker (which
+    runs the other targets' imports meanwhile) never waits for us. Returns the documents finished."""
+    done = 0
     for t in targets:
-        if not t.buffer:
-            continue
-        pid = t.project["id"]
-        t.before = (client.count(pid), _importer_spans(client, pid))
-        body = "".join(line + "\n" for _, _, line, _ in t.buffer).encode("utf-8")
-        upload_id = client.call("POST", "fp/process/", files={"filepond": ("documents.jsonl", body,
-                                                                            "application/octet-stream")},
-                                headers={"Accept": "*/*"}, what="upload").text.strip()
-        t.task = client.post(f"projects/{pid}/upload", {
-            "uploadIds": [upload_id], "format": "JSONL", "task": "RelationExtraction",
-            "column_data": "text", "column_label": "label", "encoding": "utf_8"})["task_id"]
-        t.inflight, t.buffer = t.buffer, []
+        done += _finish_one(client, t, summary, failures)
+        _queue_one(client, t)
+    return done
 
 
-def _finish(client: Client, targets: list[_Target], summary: dict, failures: list[str]) -> int:
-    """Wait for the queued imports, then check each: the example count and the importer's span count
-    must have grown by exactly what was sent, else reconcile by document id. Journal what landed."""
-    active = [t for t in targets if t.inflight]
-    results = {t.name: client.wait_task(t.task, f"import into {t.name!r}") for t in active}
-    watermark = _watermark(client) if active else 0  # after every import of this round
-    n_done = 0
-    for t in active:
-        pid = t.project["id"]
-        errors = [f"{t.name}: line {e.get('line', '?')}: {e.get('message', e)}"
-                  for e in (results[t.name] or {}).get("error", [])]
-        failures += errors
-        n_before, spans_before = t.before
-        expected_spans = sum(len(pushed) for _, _, _, pushed in t.inflight)
-        clean = (not errors and client.count(pid) == n_before + len(t.inflight)
-                 and _importer_spans(client, pid) - spans_before == expected_spans)
-        if clean:
-            for doc_id, sha, _, pushed in t.inflight:
-                t.journal.docs[doc_id] = [sha, None, watermark, pushed]
-            summary[t.name]["created"] += len(t.inflight)
-        else:
-            expected = {doc_id: pushed for doc_id, _, _, pushed in t.inflight}
-            ok = _reconcile_chunk(client, t.project, t.journal, expected, watermark, failures)
-            summary[t.name]["created"] += ok
-            summary[t.name]["failed"] += len(t.inflight) - ok
-        t.journal.save()
-        for doc_id, _, _, _ in t.inflight:
-            t.missing.discard(doc_id)
-        n_done += len(t.inflight)
-        t.inflight = []
-    return n_done
+def _settle_pending(client: Client, journal: Journal, timeout: float = 300.0) -> None:
+    """Wait for imports an interrupted push left running (the worker may outlive the web server),
+    so the reconciliation that follows sees them."""
+    for task in journal.pending:
+        try:
+            client.wait_task(task, "an import left by an interrupted push", timeout=timeout)
+        except DoccanoError:
+            pass  # failed or lost: the count check and reconciliation handle what is there
+    journal.pending = []
 
 
 def _importer_spans(client: Client, pid: int) -> int:
@@ -772,7 +793,8 @@ def read_project(client: Client, connection: dict, project: dict, annotator: Opt
     def owner(span_id: int, example_id: int) -> str:
         if example_id in watermarks:
             return client.username if span_id < watermarks[example_id] else who
-        return usernames.get(owners.get(span_id), str(owners.get(span_id)))
+        user = owners.get(span_id)  # None: deleted between the export and now (someone is labelling)
+        return who if user is None else usernames.get(user, str(user))
 
     records = []
     for line in lines:

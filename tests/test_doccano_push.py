@@ -184,10 +184,12 @@ def test_server_killed_mid_push_then_rerun_completes(doccano_server, tmp_path):
     client, _ = doccano.connect(ds.settings())
     projects = {p["name"]: p["id"] for p in doccano.list_projects(client) if p["name"].startswith("kill · ")}
     assert sorted(projects) == ["kill · kill_a", "kill · kill_b"]
-    assert all(client.count(pid) == 10 for pid in projects.values())  # the first chunk landed, nothing else
+    # The first chunk landed; the second was queued when the web server died: the worker, still
+    # running, may import it after the crash. The rerun waits for it, then reconciles by document id.
+    assert all(client.count(pid) >= 10 for pid in projects.values())
 
     rerun = doccano.push(docs, "kill", ["kill_a", "kill_b"], prelabel=extract, connection=ds.settings(), chunk_size=10)
-    assert (rerun["created"], rerun["present"], rerun["failed"]) == (2 * (n - 10), 20, 0)
+    assert rerun["failed"] == 0 and rerun["created"] + rerun["present"] == 2 * n and rerun["present"] >= 20
     for pid in projects.values():
         ids = [ex["meta"]["annotate"]["id"] for ex in client.pages(f"projects/{pid}/examples")]
         assert len(ids) == n and len(set(ids)) == n

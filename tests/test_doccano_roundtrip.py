@@ -236,3 +236,11 @@ def test_pull_reports_spans_past_the_end(doccano_server, tmp_path):
     assert any("0-7" in p for p in snap["problems"])
     rec = next(read_jsonl(Path(snap["snapshot"]) / "annotations.jsonl"))
     assert rec["spans"] == []
+
+    # The text edited in Doccano (an admin can): reported, with the sha256 of the text as it is now.
+    admin, _ = doccano.connect(ds.settings())
+    admin.patch(f"projects/{pid}/examples/{eid}", {"text": "Idlib 🙂 said so."})
+    snap = doccano.pull("pastend", tmp_path / "out", connection=ds.settings())
+    assert any("short-1" in p and "no longer matches" in p for p in snap["problems"])
+    rec = next(read_jsonl(Path(snap["snapshot"]) / "annotations.jsonl"))
+    assert rec["text_sha256"] == hashlib.sha256("Idlib 🙂 said so.".encode()).hexdigest()
