@@ -2,7 +2,10 @@
 
 Steps, in the order given:
 
-* ``init``  - ``migrate`` and ``create_roles`` (what ``doccano init`` does), output captured.
+* ``init``  - ``migrate`` and ``create_roles`` (what ``doccano init`` does), output captured; on SQLite
+  also the journal mode, which is stored in the database file: WAL (readers never block the
+  writer, and a writer waits for another instead of failing at once), unless the environment
+  says ``ANNOTATE_SQLITE_WAL=0`` (SQLite's default rollback journal, for comparison).
 * ``users`` - create or update the accounts listed as JSON in the environment variable
   ``ANNOTATE_DOCCANO_USERS``: ``[{"username": ..., "password": ..., "staff": bool}, ...]``.
   Passwords travel through the environment of this short-lived process, never through argv.
@@ -38,6 +41,15 @@ def _init() -> None:
     sink = io.StringIO()
     management.call_command("migrate", interactive=False, stdout=sink)
     management.call_command("create_roles", stdout=sink)
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        mode = "delete" if os.environ.get("ANNOTATE_SQLITE_WAL") == "0" else "wal"
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA journal_mode={mode}")
+            got = cursor.fetchone()[0]
+        if got != mode:
+            raise RuntimeError(f"SQLite journal mode {mode} was not applied (still {got})")
 
 
 def _users(result: dict) -> None:

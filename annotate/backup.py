@@ -37,6 +37,7 @@ from typing import Callable, Iterator
 
 from . import pgcluster, server
 from .errors import CheckFailed, InputError
+from .export import sha256_file as _sha256
 
 FORMAT = "annotate-doccano-backup/1"
 SQLITE_FILE = "db.sqlite3"
@@ -45,14 +46,6 @@ JOURNAL_FILE = "push-journal.tar"
 JOURNAL_DIR = "push-journal"
 
 Step = Callable[[str], None]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _checksum(manifest: dict) -> str:

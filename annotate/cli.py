@@ -256,6 +256,9 @@ def server_up(
                                      "DATABASE_URL selects an existing PostgreSQL instead."),
     pg_port: Optional[int] = typer.Option(None, "--pg-port", min=1, max=65535,
                                           help="Loopback port of the private PostgreSQL (default: a free one)."),
+    web_workers: Optional[int] = typer.Option(None, "--web-workers", min=1, max=64,
+                                              help="gunicorn worker processes (default 2, about 170 MB each); "
+                                                   "requests served at once."),
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
     """Start the local Doccano 1.8.4 on 127.0.0.1 (installs its venv the first time); no-op if running.
@@ -272,7 +275,7 @@ def server_up(
             err.print(f"[dim]{msg}…[/]")
             spinner.update(f"{msg}…")
 
-        info = up(state_dir, port, timeout=timeout, db=db, pg_port=pg_port, step=step)
+        info = up(state_dir, port, timeout=timeout, db=db, pg_port=pg_port, web_workers=web_workers, step=step)
     if not as_json and info.get("local", True):
         err.print("started: " + (", ".join(info["started"]) or "nothing (already running)"), markup=False)
     _print_server(info, as_json)

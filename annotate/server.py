@@ -291,16 +291,16 @@ def _backend_dir() -> Path:
     return next((venv_path() / "lib").glob("python3*/site-packages/backend"))
 
 
-def _command(name: str, port: int) -> list[str]:
+def _command(name: str, port: int, web_workers: int = WEB_WORKERS) -> list[str]:
     bin_dir = venv_path() / "bin"
     if name == "worker":
         return [str(bin_dir / "doccano"), "task", "--concurrency", "1"]
     return [str(bin_dir / "gunicorn"), "--chdir", str(_backend_dir()), "--bind", f"{HOST}:{port}",
-            "--workers", str(WEB_WORKERS), "--timeout", "300", "--capture-output", "config.wsgi"]
+            "--workers", str(web_workers), "--timeout", "300", "--capture-output", "config.wsgi"]
 
 
-def _spawn(state: Path, name: str, env: dict, port: int) -> dict:
-    return _spawn_argv(state, name, _command(name, port), cwd=state, env=env)
+def _spawn(state: Path, name: str, env: dict, port: int, web_workers: int = WEB_WORKERS) -> dict:
+    return _spawn_argv(state, name, _command(name, port, web_workers), cwd=state, env=env)
 
 
 def _spawn_argv(state: Path, name: str, argv: list[str], **kw) -> dict:
@@ -418,10 +418,8 @@ def _wait_worker_ready(state: Path, offset: int, timeout: float) -> None:
     while time.monotonic() < deadline:
         if not _alive(record):
             raise ServerError(f"the Doccano worker exited during start-up; see {log}")
-        with open(log, "rb") as fh:
-            fh.seek(offset)
-            if b" ready." in fh.read():
-                return
+        if _log_says(log, offset, b" ready."):
+            return
         time.sleep(0.25)
     raise ServerError(f"the Doccano worker was not ready within {timeout:.0f} s; see {log}")
 
@@ -503,20 +501,39 @@ def _start_postgres(state: Path, creds: dict, pg_port: int | None, timeout: floa
     if step:
         step(f"starting PostgreSQL on {HOST}:{pg['port']}")
     argv = pgcluster.server_argv(state, bin_dir, pg["port"])
-    record = _spawn_argv(state, POSTGRES, argv, **pgcluster.spawn_kwargs(state, bin_dir))
-    try:
-        pgcluster.wait_ready(state, bin_dir, pg["port"], timeout, lambda: _alive(record), log)
-        pgcluster.ensure_database(state, bin_dir, pg)
-    except BaseException:
-        _stop(state, POSTGRES, timeout=5.0, sig=signal.SIGINT)
-        raise
-    return True
+    deadline = time.monotonic() + timeout
+    while True:
+        offset = log.stat().st_size if log.exists() else 0
+        record = _spawn_argv(state, POSTGRES, argv, **pgcluster.spawn_kwargs(state, bin_dir))
+        try:
+            pgcluster.wait_ready(state, bin_dir, pg["port"], max(1.0, deadline - time.monotonic()),
+                                 lambda: _alive(record), log)
+            pgcluster.ensure_database(state, bin_dir, pg)
+            return True
+        except pgcluster.PostgresError:
+            _stop(state, POSTGRES, timeout=5.0, sig=signal.SIGINT)
+            # After a crash of the postmaster its orphaned backends hold the shared memory for a moment
+            # (they exit when they notice): PostgreSQL refuses to start until then. Retry, within the limit.
+            if not _log_says(log, offset, b"pre-existing shared memory block") or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+        except BaseException:
+            _stop(state, POSTGRES, timeout=5.0, sig=signal.SIGINT)
+            raise
+
+
+def _log_says(log: Path, offset: int, needle: bytes) -> bool:
+    with open(log, "rb") as fh:
+        fh.seek(offset)
+        return needle in fh.read()
 
 
 def _run_admin(state: Path, creds: dict, database_url: str, steps: list[str], users: list[dict]) -> dict:
     """Run the Django chores (``init``, ``users``) with the server's Python; passwords via the environment."""
     env = _server_env(state, creds, database_url)
     env["ANNOTATE_DOCCANO_USERS"] = json.dumps(users)
+    if "ANNOTATE_SQLITE_WAL" in os.environ:  # SQLite journal mode (init): WAL unless "0"
+        env["ANNOTATE_SQLITE_WAL"] = os.environ["ANNOTATE_SQLITE_WAL"]
     log = _log_path(state, "admin")
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as fh:
@@ -535,14 +552,15 @@ def _remote() -> str | None:
 
 
 def up(state_dir: str | Path | None = None, port: int = DEFAULT_PORT, *, database_url: str | None = None,
-       db: str | None = None, pg_port: int | None = None,
+       db: str | None = None, pg_port: int | None = None, web_workers: int | None = None,
        timeout: float = HEALTH_TIMEOUT, step: Step | None = None) -> dict:
     """Start the local Doccano (installing its venv if needed); a no-op if it already runs.
 
     Starts only what is not running (PostgreSQL first when the state dir has its own cluster, then
     the worker, then web), so it also restarts a crashed process. ``db="postgres"`` creates that
     private cluster at the first ``up`` (``pg_port``: its loopback port, default a free one);
-    ``database_url`` (or ``DATABASE_URL``) selects an existing database instead. Returns
+    ``database_url`` (or ``DATABASE_URL``) selects an existing database instead. ``web_workers``:
+    gunicorn's worker processes (default 2; each about 170 MB; a restart keeps the recorded number). Returns
     :func:`status` plus ``started`` (names of the processes started) and ``installed`` (whether
     the venv was built now).
     """
@@ -551,18 +569,22 @@ def up(state_dir: str | Path | None = None, port: int = DEFAULT_PORT, *, databas
     state = state_path(state_dir)
     state.mkdir(parents=True, exist_ok=True)
     with _file_lock(_run_dir(state) / ".lock"):
-        return _up_locked(state, port, database_url, db, pg_port, timeout, step)
+        return _up_locked(state, port, database_url, db, pg_port, web_workers, timeout, step)
 
 
 def _up_locked(state: Path, port: int, database_url: str | None, db: str | None, pg_port: int | None,
-               timeout: float, step: Step | None) -> dict:
+               web_workers: int | None, timeout: float, step: Step | None) -> dict:
     server = _read_record(state, "server")
     _choose_database(state, load_credentials(state) or {}, db, database_url)
     running = {name: _alive(_read_record(state, name)) for name in PROCESSES}
     if all(running.values()) and all(_alive(_read_record(state, n)) for n in _processes(state)):
         return {**status(state), "started": [], "installed": False}
+    if web_workers is not None and web_workers < 1:
+        raise InputError(f"--web-workers {web_workers}: at least 1")
     if server and any(running.values()):
         port = server["port"]  # complete a partly running instance where it was
+        web_workers = web_workers or server.get("web_workers")
+    web_workers = web_workers or WEB_WORKERS
     if not running["web"] and not _port_free(port):
         raise ServerError(f"port {port} on {HOST} is already in use by another program",
                           hint="choose another with --port")
@@ -572,13 +594,20 @@ def _up_locked(state: Path, port: int, database_url: str | None, db: str | None,
     if db == "postgres" or creds.get("postgres") or pgcluster.has_cluster(state):
         if _start_postgres(state, creds, pg_port, timeout, step):
             started.append(POSTGRES)
+            # Doccano's processes still running hold connections to the PostgreSQL that died (Django keeps
+            # them without health checks: each worker's next request would fail once): restart them too.
+            for name in reversed(PROCESSES):
+                if running[name]:
+                    _stop(state, name, STOP_TIMEOUT)
+                    running[name] = False
     db_url = _database_url(state, creds, database_url)
     if not creds.get("postgres") and db_url != f"sqlite:///{state / 'db.sqlite3'}" \
             and creds.get("database_url") != db_url:
         creds["database_url"] = db_url  # later commands (users add) must reach the same database
         _write_secret_json(credentials_path(state), creds)
     url = f"http://{HOST}:{port}"
-    _write_json(_run_dir(state) / "server.json", {"port": port, "url": url, "database": redact_url(db_url)})
+    _write_json(_run_dir(state) / "server.json", {"port": port, "url": url, "database": redact_url(db_url),
+                                                  "web_workers": web_workers})
     try:
         if not any(running.values()):  # a cold start: bring the schema and the admin account up to date
             if step:
@@ -597,7 +626,7 @@ def _up_locked(state: Path, port: int, database_url: str | None, db: str | None,
         if not running["web"]:
             if step:
                 step(f"starting the web server on {url}")
-            _spawn(state, "web", _server_env(state, creds, db_url), port)
+            _spawn(state, "web", _server_env(state, creds, db_url), port, web_workers)
             started.append("web")
         _wait_healthy(state, url, timeout)
     except BaseException:
@@ -659,6 +688,7 @@ def status(state_dir: str | Path | None = None) -> dict:
         "healthy": bool(url) and any(p["alive"] for p in processes.values()) and healthy(url),
         "processes": processes,
         "database": server.get("database") or f"sqlite:///{state / 'db.sqlite3'}",
+        "web_workers": server.get("web_workers", WEB_WORKERS),
         "state_dir": str(state),
         "credentials_file": str(credentials_path(state)),
         "venv": str(venv_path()),

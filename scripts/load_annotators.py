@@ -1,6 +1,6 @@
 """Load test: N simulated annotators labelling at once through Doccano's REST API, on SQLite and PostgreSQL.
 
-    .venv/bin/python scripts/load_annotators.py                      # 10 annotators, 60 s, sqlite then postgres
+    .venv/bin/python scripts/load_annotators.py      # 10 annotators, 60 s each: SQLite (rollback journal, WAL), PostgreSQL
     .venv/bin/python scripts/load_annotators.py --annotators 20 --duration 120 --db postgres
 
 For each database it starts its own local Doccano (``annotate.server.up`` on a free 127.0.0.1 port, in
@@ -218,21 +218,21 @@ def check_snapshot(snapshot: Path, stats: Stats) -> dict:
             "lost_examples": [list(x) for x in (lost_spans + lost_rel)[:5]]}
 
 
-def run_one(db: str, n: int, duration: float, docs_per_annotator: int, work: Path, *, sqlite_wal: bool) -> dict:
-    label = db + ("-wal" if sqlite_wal else "")
-    state = work / label
+def run_one(db: str, n: int, duration: float, docs_per_annotator: int, work: Path, *, sqlite_wal: bool,
+            web_workers: int) -> dict:
+    label = db + ("-wal" if sqlite_wal else "-rollback" if db == "sqlite" else "")
+    state = work / f"{label}-{n}x{web_workers}"
     port = server.free_port()
-    print(f"[{label}] starting Doccano on 127.0.0.1:{port} …", flush=True)
+    print(f"[{label}] starting Doccano on 127.0.0.1:{port} with {web_workers} web workers …", flush=True)
     t0 = time.perf_counter()
     env_wal = os.environ.pop("ANNOTATE_SQLITE_WAL", None)
-    if sqlite_wal:
-        os.environ["ANNOTATE_SQLITE_WAL"] = "1"
+    os.environ["ANNOTATE_SQLITE_WAL"] = "1" if sqlite_wal else "0"  # the journal mode a new SQLite file gets
     try:
-        info = server.up(state, port, db=db, timeout=300)
+        info = server.up(state, port, db=db, web_workers=web_workers, timeout=300)
         startup = time.perf_counter() - t0
         settings = server.connection_settings(state)
         annotators = [f"load{i:02d}" for i in range(1, n + 1)]
-        docs = work / f"{label}-documents.jsonl"
+        docs = work / f"{state.name}-documents.jsonl"
         make_documents(docs, docs_per_annotator)
         print(f"[{label}] pushing {docs_per_annotator} documents to {n} projects …", flush=True)
         t0 = time.perf_counter()
@@ -254,7 +254,7 @@ def run_one(db: str, n: int, duration: float, docs_per_annotator: int, work: Pat
 
         print(f"[{label}] pulling and checking …", flush=True)
         t0 = time.perf_counter()
-        snap = doccano.pull(PROJECT, work / f"{label}-annotations", connection=settings, state_dir=state)
+        snap = doccano.pull(PROJECT, work / f"{state.name}-annotations", connection=settings, state_dir=state)
         pull_s = time.perf_counter() - t0
         check = check_snapshot(Path(snap["snapshot"]), stats)
     finally:
@@ -267,6 +267,7 @@ def run_one(db: str, n: int, duration: float, docs_per_annotator: int, work: Pat
     return {
         "database": label,
         "annotators": n,
+        "web_workers": web_workers,
         "duration_s": round(wall, 1),
         "requests": len(every),
         "requests_per_s": round(len(every) / wall, 1),
@@ -289,25 +290,29 @@ def print_table(results: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("database", "annotators", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "docs done",
+    table = Table("database", "annotators", "web workers", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "docs done",
                   "spans ok", "spans lost", "relations lost", title="load_annotators (shared 2-core machine)")
     for r in results:
-        table.add_row(r["database"], str(r["annotators"]), f"{r['requests_per_s']:.1f}", f"{r['latency']['p50_ms']:.0f}",
+        table.add_row(r["database"], str(r["annotators"]), str(r["web_workers"]), f"{r['requests_per_s']:.1f}", f"{r['latency']['p50_ms']:.0f}",
                       f"{r['latency']['p95_ms']:.0f}", f"{r['latency']['p99_ms']:.0f}",
                       f"{r['errors']} ({r['error_rate']:.1%})", str(r["documents_confirmed"]),
                       str(r["spans_acknowledged"] - r["spans_lost"]), str(r["spans_lost"]), str(r["relations_lost"]))
     Console(width=150).print(table)
     for r in results:
         if r["errors_by_kind"]:
-            print(f"{r['database']} errors: " + "; ".join(f"{k} x{v}" for k, v in r["errors_by_kind"].items()))
+            print(f"{r['database']} {r['annotators']}x{r['web_workers']} errors: " + "; ".join(f"{k} x{v}" for k, v in r["errors_by_kind"].items()))
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--annotators", type=int, default=10)
+    ap.add_argument("--web-workers", type=int, default=2, help="gunicorn workers of each server (server up's default: 2)")
+    ap.add_argument("--also", default="",
+                    help="extra scenarios, comma-separated ANNOTATORSxWEB_WORKERS, e.g. 30x6 (same databases)")
     ap.add_argument("--duration", type=float, default=60.0, help="seconds of labelling per database")
-    ap.add_argument("--db", default="sqlite,postgres",
-                    help="comma-separated: sqlite, sqlite-wal (SQLite in WAL mode), postgres")
+    ap.add_argument("--db", default="sqlite,sqlite-wal,postgres",
+                    help="comma-separated: sqlite (SQLite's default rollback journal), sqlite-wal (WAL mode, "
+                    "what `annotate server up` sets), postgres")
     ap.add_argument("--docs", type=int, default=100, help="documents per annotator project")
     ap.add_argument("--out", type=Path, default=ROOT / "scripts" / "results" / "load_annotators.json")
     args = ap.parse_args(argv)
@@ -315,12 +320,15 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.pop(var, None)  # our own local servers only
     work = Path(tempfile.mkdtemp(prefix="annotate-load-"))
     work.chmod(0o755)  # the `postgres` OS user runs the private cluster below it when we are root
+    scenarios = [(args.annotators, args.web_workers)]
+    scenarios += [tuple(int(x) for x in sc.split("x")) for sc in args.also.split(",") if sc.strip()]
     results = []
     try:
-        for db in args.db.split(","):
-            wal = db == "sqlite-wal"
-            results.append(run_one("sqlite" if wal else db, args.annotators, args.duration, args.docs, work,
-                                   sqlite_wal=wal))
+        for n, workers in scenarios:
+            for db in args.db.split(","):
+                wal = db == "sqlite-wal"
+                results.append(run_one("sqlite" if wal else db, n, args.duration, args.docs, work,
+                                       sqlite_wal=wal, web_workers=workers))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_table(results)
@@ -328,11 +336,14 @@ def main(argv: list[str] | None = None) -> int:
                "(server, PostgreSQL and the client threads on the same machine)",
                "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "duration_s": args.duration,
                "docs_per_annotator": args.docs, "results": results}
-    if len(results) > 1:
-        by = {r["database"]: r for r in results}
-        if "sqlite" in by and "postgres" in by and by["sqlite"]["requests_per_s"]:
-            payload["postgres_vs_sqlite_requests_per_s"] = round(by["postgres"]["requests_per_s"]
-                                                                 / by["sqlite"]["requests_per_s"], 2)
+    ratios = {}
+    for n, workers in scenarios:
+        by = {r["database"]: r for r in results if (r["annotators"], r["web_workers"]) == (n, workers)}
+        for base in ("sqlite-rollback", "sqlite-wal"):
+            if base in by and "postgres" in by and by[base]["requests_per_s"]:
+                ratios[f"{n}x{workers}: postgres/{base}"] = round(by["postgres"]["requests_per_s"]
+                                                                  / by[base]["requests_per_s"], 2)
+    payload["requests_per_s_ratio"] = ratios
     args.out.parent.mkdir(parents=True, exist_ok=True)
     from annotate.jsonl import write_json
 

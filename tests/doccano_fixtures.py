@@ -13,10 +13,19 @@ server without options.
 
 Helpers for fault-tolerance tests: ``kill()`` SIGKILLs the web server (the celery worker keeps
 running), as a crash would; ``restart()`` starts it again on the same port and waits until healthy.
+
+``doccano_server_pg`` (session scope, started only by the tests that ask for it) is the same server
+on its own private PostgreSQL cluster (``server up --db postgres``; Debian's ``postgresql`` is
+installed by the project's script when missing). It does NOT touch ``ANNOTATE_STATE_DIR``: pass
+``ds.settings()`` / ``ds.state_dir`` explicitly. Its state dir lives in a fresh folder under the
+system temp dir that the ``postgres`` OS user can traverse (pytest's own temp root is 0700 when
+the suite runs as root, and PostgreSQL refuses to run as root).
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,4 +104,29 @@ def doccano_server(tmp_path_factory: pytest.TempPathFactory):
                             username=creds["username"], password=creds["password"])
     finally:
         server.down(state)
+        env.undo()
+
+
+@pytest.fixture(scope="session")
+def doccano_server_pg():
+    env = pytest.MonkeyPatch()
+    for var in REMOTE_VARS:
+        env.delenv(var, raising=False)
+    base = Path(tempfile.mkdtemp(prefix="annotate-pg-"))
+    base.chmod(0o755)  # traversable by the `postgres` OS user that runs the cluster when we are root
+    state = base / "state"
+    port = server.free_port()
+    try:
+        try:
+            info = server.up(state, port, db="postgres", timeout=START_TIMEOUT)
+        except Exception as e:  # fail loudly, never skip: the message names the log to read
+            pytest.fail(f"could not start Doccano on PostgreSQL for the tests: {e}", pytrace=False)
+        if not info["healthy"]:
+            pytest.fail(f"Doccano on PostgreSQL started but is not healthy: {info}", pytrace=False)
+        creds = server.connection_settings(state)
+        yield DoccanoServer(url=info["url"], port=port, state_dir=state,
+                            username=creds["username"], password=creds["password"])
+    finally:
+        server.down(state)
+        shutil.rmtree(base, ignore_errors=True)
         env.undo()
