@@ -28,6 +28,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import requests
@@ -84,6 +85,23 @@ class DoccanoServer:
         return resp.json()["key"]
 
 
+def _serve(state: Path, what: str, **up_kw) -> Iterator[DoccanoServer]:
+    """Start a server in ``state`` on a free port, yield it, stop it (also after failures)."""
+    port = server.free_port()
+    try:
+        try:
+            info = server.up(state, port, timeout=START_TIMEOUT, **up_kw)
+        except Exception as e:  # fail loudly, never skip: the message names the log to read
+            pytest.fail(f"could not start {what} for the tests: {e}", pytrace=False)
+        if not info["healthy"]:
+            pytest.fail(f"{what} started but is not healthy: {info}", pytrace=False)
+        creds = server.connection_settings(state)
+        yield DoccanoServer(url=info["url"], port=port, state_dir=state,
+                            username=creds["username"], password=creds["password"])
+    finally:
+        server.down(state)
+
+
 @pytest.fixture(scope="session")
 def doccano_server(tmp_path_factory: pytest.TempPathFactory):
     env = pytest.MonkeyPatch()
@@ -91,19 +109,9 @@ def doccano_server(tmp_path_factory: pytest.TempPathFactory):
         env.delenv(var, raising=False)
     state = tmp_path_factory.mktemp("doccano-state")
     env.setenv("ANNOTATE_STATE_DIR", str(state))
-    port = server.free_port()
     try:
-        try:
-            info = server.up(state, port, timeout=START_TIMEOUT)
-        except Exception as e:  # fail loudly, never skip: the message names the log to read
-            pytest.fail(f"could not start Doccano for the tests: {e}", pytrace=False)
-        if not info["healthy"]:
-            pytest.fail(f"Doccano started but is not healthy: {info}", pytrace=False)
-        creds = server.connection_settings(state)
-        yield DoccanoServer(url=info["url"], port=port, state_dir=state,
-                            username=creds["username"], password=creds["password"])
+        yield from _serve(state, "Doccano")
     finally:
-        server.down(state)
         env.undo()
 
 
@@ -114,19 +122,8 @@ def doccano_server_pg():
         env.delenv(var, raising=False)
     base = Path(tempfile.mkdtemp(prefix="annotate-pg-"))
     base.chmod(0o755)  # traversable by the `postgres` OS user that runs the cluster when we are root
-    state = base / "state"
-    port = server.free_port()
     try:
-        try:
-            info = server.up(state, port, db="postgres", timeout=START_TIMEOUT)
-        except Exception as e:  # fail loudly, never skip: the message names the log to read
-            pytest.fail(f"could not start Doccano on PostgreSQL for the tests: {e}", pytrace=False)
-        if not info["healthy"]:
-            pytest.fail(f"Doccano on PostgreSQL started but is not healthy: {info}", pytrace=False)
-        creds = server.connection_settings(state)
-        yield DoccanoServer(url=info["url"], port=port, state_dir=state,
-                            username=creds["username"], password=creds["password"])
+        yield from _serve(base / "state", "Doccano on PostgreSQL", db="postgres")
     finally:
-        server.down(state)
         shutil.rmtree(base, ignore_errors=True)
         env.undo()

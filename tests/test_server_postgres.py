@@ -31,22 +31,9 @@ from annotate.jsonl import read_jsonl
 # The round trip itself (and its documents fixture) from the SQLite test module: one test, two databases.
 from test_doccano_roundtrip import Annotator, document, documents  # noqa: F401  (fixture)
 from test_doccano_roundtrip import test_round_trip_two_annotators as round_trip_two_annotators
+from test_server import _listening
 
 runner = CliRunner()
-
-
-def _listening(port: int) -> list[str]:
-    """Local addresses (hex, as in /proc/net/tcp*) of the sockets listening on ``port``."""
-    found = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table) as fh:
-            next(fh)
-            for line in fh:
-                fields = line.split()
-                address, hex_port = fields[1].rsplit(":", 1)
-                if fields[3] == "0A" and int(hex_port, 16) == port:
-                    found.append(address)
-    return found
 
 
 # ------------------------------------------------------------------ the round trip on PostgreSQL
