@@ -188,7 +188,9 @@ def main() -> None:
             "cli_seconds_with_startup": round(cli_seconds, 3),
             "cli_docs_per_second": round(result["documents"] / cli_seconds, 1),
             "workers": auto_jobs(planted["documents"]),
-            "goal_docs_per_second": 2000, "goal_met": result["documents"] / seconds >= 2000,
+            "second_run_docs_per_second": round(result["documents"] / seconds_again, 1),
+            "goal_docs_per_second": 2000, "goal_met_first_run": result["documents"] / seconds >= 2000,
+            "goal_met_best_of_two": result["documents"] / min(seconds, seconds_again) >= 2000,
             "byte_identical_rerun": identical,
             "exact_duplicates_found": len(result["exact_duplicates"]),
             "near_duplicate_pairs_found": len(result["near_duplicates"]),
@@ -206,7 +208,9 @@ def main() -> None:
     e2e, cmp = report["end_to_end"], report["near_duplicates_vs_all_pairs"]
     print(f"ingest, {e2e['documents']:,} synthetic articles ({planted['bytes'] / 1e6:.1f} MB) from files to JSONL:")
     print(f"  {e2e['seconds']:.2f} s = {e2e['docs_per_second']:,.0f} docs/s ({e2e['mb_per_second']} MB/s); "
-          f"goal 2,000 docs/s {'met' if e2e['goal_met'] else 'NOT met'}; rerun byte-identical: {identical}")
+          f"again: {seconds_again:.2f} s = {e2e['second_run_docs_per_second']:,.0f} docs/s; goal 2,000 docs/s "
+          f"{'met' if e2e['goal_met_first_run'] else 'NOT met'} by the first run, "
+          f"{'met' if e2e['goal_met_best_of_two'] else 'NOT met'} by the better; rerun byte-identical: {identical}")
     print(f"  the command line, interpreter start included: {cli_seconds:.2f} s = "
           f"{e2e['cli_docs_per_second']:,.0f} docs/s; worker processes: {e2e['workers']}")
     print(f"  planted {found['planted_exact_copies']} exact copies ({found['planted_exact_copies_found']} found) and "
