@@ -370,6 +370,8 @@ def _join_lines(lines: list[str], context: str) -> str:
     for line in lines[1:]:
         if text.endswith("-") and len(text) > 1 and text[-2].isalnum():
             text = _join_hyphenated(text, line, context)
+        elif text.endswith(("\u2014", "\u2013")) and len(text) > 1 and text[-2].isalnum():
+            text = text + line  # "word\u2014\nnext": a dash set solid stays solid
         else:
             text = f"{text} {line}"
     return text

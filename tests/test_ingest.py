@@ -164,6 +164,15 @@ def test_line_break_hyphenation_rule():
     assert "\n" not in text
 
 
+def test_dashes_at_line_ends():
+    text = clean_text("The shelling \u2014\nwhich began in April \u2014 went on and the town\u2014\nonce a "
+                      "market hub\u2014was emptied, and 2,000-\nstrong forces and Russian-\nSyrian units moved in "
+                      "on Friday after the talks\nfailed again.").text
+    assert text == ("The shelling \u2014 which began in April \u2014 went on and the town\u2014once a market "
+                    "hub\u2014was emptied, and 2,000-strong forces and Russian-Syrian units moved in on Friday "
+                    "after the talks failed again.")
+
+
 def test_one_paragraph_per_line_text_keeps_its_paragraphs():
     art = clean_text("\n".join(ARTICLE))
     assert paragraphs(art.text) == ARTICLE
