@@ -118,12 +118,27 @@ _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00
          (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 _CP1252_LIKE = {"cp1252", "windows_1252", "latin_1", "iso8859_1", "iso8859_15", "ascii"}
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{2,40})""", re.I)
 _NOT_CONTROL_BYTES = bytes(b for b in range(256) if not (b <= 0x08 or 0x0E <= b <= 0x1F or b == 0x7F))
 
 
-def decode(raw: bytes, where: str) -> tuple[str, str, str | None]:
+def declared_charset(raw: bytes) -> str | None:
+    """The charset an HTML page declares in its first 4 KB (<meta charset> or http-equiv), if a known codec."""
+    import codecs
+
+    m = _META_CHARSET.search(raw[:4096])
+    if not m:
+        return None
+    try:
+        return codecs.lookup(m.group(1).decode("ascii")).name
+    except (LookupError, UnicodeDecodeError):
+        return None
+
+
+def decode(raw: bytes, where: str, declared: str | None = None) -> tuple[str, str, str | None]:
     """Decode a text file: returns (text with LF newlines, encoding used, warning or None).
 
+    Not UTF-8: the ``declared`` charset of an HTML page if it decodes the bytes, else cp1252.
     Raises :class:`Problem` for an empty file, a binary file, or bytes that are neither UTF-8 nor
     cp1252 (or that charset-normalizer identifies as another encoding, which cp1252 would garble).
     """
@@ -144,19 +159,33 @@ def decode(raw: bytes, where: str) -> tuple[str, str, str | None]:
         try:
             text, encoding = raw.decode("utf-8"), "utf-8"
         except UnicodeDecodeError as e:
-            text, encoding = _decode_fallback(raw, where, e.start), "cp1252"
-            warning = (f"{where}: not UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start}); "
-                       f"decoded as cp1252, check the text")
+            text = _decode_declared(raw, declared)
+            if text is not None:
+                encoding = declared
+                warning = f"{where}: not UTF-8; decoded as {declared}, the charset the page declares"
+            else:
+                text, encoding = _decode_fallback(raw, where, e.start), "cp1252"
+                warning = (f"{where}: not UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start}); "
+                           f"decoded as cp1252, check the text")
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n").replace("\v", "\n")
     if not text.strip():
         raise Problem.at(where, None, "empty file")
-    if encoding in ("utf-8", "cp1252"):  # control characters are single bytes: count them at C speed
+    if encoding in ("utf-8", "cp1252") or encoding.startswith(("iso8859", "cp125")):  # single-byte controls
         controls = len(raw.translate(None, _NOT_CONTROL_BYTES))
     else:
         controls = len(_CONTROL.findall(text))
     if controls > max(2, len(text) // 100):
         raise Problem.at(where, None, f"binary file ({controls} control characters); expected text, HTML or JSONL")
     return text, encoding, warning
+
+
+def _decode_declared(raw: bytes, declared: str | None) -> str | None:
+    if not declared or declared == "utf-8":
+        return None
+    try:
+        return raw.decode(declared)
+    except UnicodeDecodeError:
+        return None
 
 
 def _decode_fallback(raw: bytes, where: str, bad_at: int) -> str:
@@ -555,7 +584,7 @@ def read_file(where: str, path: Path, warnings: list[str]) -> Iterator[Doc | Pro
         yield Problem.at(where, None, f"cannot read: {e.strerror}")
         return
     try:
-        text, encoding, warning = decode(raw, where)
+        text, encoding, warning = decode(raw, where, declared_charset(raw) if fmt == "html" else None)
     except Problem as p:
         yield p
         return

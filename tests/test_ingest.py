@@ -483,3 +483,18 @@ def test_markdown_file_structure_is_reduced_to_text(tmp_path):
     assert (meta["title"], meta["byline"], meta["date"], meta["format"]) == (
         "Strikes on Idlib", "Example Wire", "2019-07-05", "markdown")
     assert result["warnings"] == []
+
+
+def test_html_in_its_declared_legacy_charset(tmp_path):
+    cyrillic = ("\u0410\u0432\u0438\u0430\u0443\u0434\u0430\u0440 \u043f\u043e \u0418\u0434\u043b\u0438\u0431\u0443 "
+                "\u0443\u0431\u0438\u043b \u043c\u0438\u0440\u043d\u044b\u0445 \u0436\u0438\u0442\u0435\u043b\u0435\u0439.")
+    page = ('<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1251">'
+            f"<title>Idlib</title></head><body><article>{''.join(f'<p>{cyrillic} {i}</p>' for i in range(8))}"
+            "</article></body></html>")
+    (tmp_path / "page.html").write_bytes(page.encode("cp1251"))
+    result = ingest([tmp_path / "page.html"], tmp_path / "out.jsonl")
+    assert result["problems"] == []
+    [warning] = result["warnings"]
+    assert "page.html" in warning and "cp1251" in warning
+    [rec] = read(tmp_path / "out.jsonl")
+    assert paragraphs(rec["text"])[0] == f"{cyrillic} 0" and rec["meta"]["encoding"] == "cp1251"
