@@ -18,6 +18,12 @@ Line-break hyphenation (``rebel-\\nheld``): the hyphen is kept, because the hyph
 ("rebel-held", "air-dropped") must survive and deleting a character needs evidence. It is
 dropped only when the document has evidence that the wrap broke a word: the joined word occurs
 elsewhere in the same document, or the part after the break is a bare suffix ("-tion", "-ment").
+
+What leaves the text for ``meta`` (so that copies of one story come out character-aligned): the
+title (a Markdown heading, or a short first line without final punctuation), byline, date line,
+photo credit, "Related article: ..." lines, "Posts Related", "Original url:" + URL, bare URL
+lines, a republication notice and a final "(Source: ...)". Quotes, dashes and spelling are kept
+as the source has them (NFC-normalized); only spaces, newlines and invisible characters change.
 """
 
 from __future__ import annotations
