@@ -41,7 +41,7 @@ from . import __version__
 from .errors import InputError
 from .gold import ensure_span_ids, iter_gold, overlap_regions, read_documents, record_errors, span_key
 from .doccano import OffsetMap
-from .jsonl import dumps, iter_jsonl
+from .jsonl import display_path as _display_path, dumps, iter_jsonl, sha256_file
 from .schema import LabelSchema, load_labels, schemas_dir, semantic_errors
 
 RELEASE_FILES = ("gold.jsonl", "gold.spacy", "gold.conll", "doccano.jsonl", "labels.json", "DATACARD.md", "CHANGELOG.md")
@@ -415,23 +415,6 @@ def _fmt(v: Any) -> str:
 
 
 # ------------------------------------------------------------------------------------ helpers
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _display_path(path: str | Path) -> str:
-    """A path relative to the current folder when it is under it (never this machine's absolute path)."""
-    p = Path(path).resolve()
-    try:
-        return p.relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return p.name
-
 
 def _guidelines_info(path: Path) -> dict | None:
     if not path.is_file():

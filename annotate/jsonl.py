@@ -8,6 +8,7 @@ everything is written and flushed: a crash or an error never leaves a half-writt
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -65,8 +66,10 @@ def read_jsonl(path: str | Path) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | Path, mode: str = "w", *, encoding: str | None = "utf-8") -> Iterator[IO]:
-    """Open a temporary file beside ``path``; on clean exit it is fsynced and renamed onto ``path``.
+def atomic_open(path: str | Path, mode: str = "w", *, encoding: str | None = "utf-8",
+                perms: int = 0o644) -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on clean exit it is fsynced and renamed onto ``path``
+    with permissions ``perms`` (0o600 for secrets: the temporary file is created 0600 from the start).
 
     On an exception the temporary file is removed and ``path`` is left as it was.
     """
@@ -79,7 +82,7 @@ def atomic_open(path: str | Path, mode: str = "w", *, encoding: str | None = "ut
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, perms)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -107,3 +110,22 @@ def write_text(path: str | Path, text: str) -> None:
 def write_json(path: str | Path, data: Any) -> None:
     """Write pretty JSON atomically (stable: two-space indent, trailing newline)."""
     write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def sha256_file(path: str | Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def display_path(path: str | Path) -> str:
+    """A path fit for reports and manifests: relative to the current folder when inside it, else as
+    given when relative, else just the file name (never this machine's absolute path)."""
+    p = Path(path)
+    try:
+        return p.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return p.as_posix() if not p.is_absolute() else p.name

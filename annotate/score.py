@@ -54,7 +54,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from .errors import InputError
-from .jsonl import iter_jsonl, write_json, write_text
+from .jsonl import display_path as _display_path, iter_jsonl, sha256_file, write_json, write_text
 from .schema import LabelSchema, load_labels, schema_errors, semantic_errors
 
 REPORT_SCHEMA_VERSION = "1.0.0"
@@ -159,23 +159,6 @@ def _record_errors(record: Any, kind: str) -> list[str]:
 
 def _digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _display_path(path: str | Path) -> str:
-    """A path relative to the current folder when it is inside it (reports carry no machine paths)."""
-    p = Path(path)
-    try:
-        return str(p.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _get_field(record: dict, dotted: str) -> str:
@@ -1046,7 +1029,7 @@ def _predictions(source: dict, gold: Gold, labels: LabelIndex, progress: Progres
         path = Path(spec)
         if not path.is_file():
             raise InputError.at(path, None, "no such prediction file")
-        info = {"kind": "file", "spec": _display_path(path), "sha256": _file_sha256(path)}
+        info = {"kind": "file", "spec": _display_path(path), "sha256": sha256_file(path)}
         return predictions_from_records(_iter_file(path), gold, labels, info)
     if kind == "records":
         return predictions_from_records(((f"prediction {i}", r) for i, r in enumerate(spec, 1)),
@@ -1147,7 +1130,7 @@ def score(gold_path: str | Path, pred: str | Path | None = None, *, extractor: s
     gold = load_gold(_iter_file(gold_file), labels, schema, by, path=str(gold_file))
     gold.texts = lambda: ((rec["id"], rec["text"]) for _, rec in iter_jsonl(gold_file))
     gold.info = {"path": _display_path(gold_path), "file": _display_path(gold_file),
-                 "sha256": _file_sha256(gold_file), **_release_info(gold_file)}
+                 "sha256": sha256_file(gold_file), **_release_info(gold_file)}
     return _run(gold, labels, schema, source, compare_source=compare_source, bootstrap=bootstrap, seed=seed,
                 fail_under=fail_under, baseline=baseline, max_drop=max_drop, json_path=json_path,
                 markdown_path=markdown_path, errors_path=errors_path, progress=progress)
