@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lock clean
+.PHONY: venv demo test browser lock clean
 
 venv: $(STAMP)
 
@@ -18,8 +18,15 @@ $(STAMP): pyproject.toml requirements.lock
 demo: venv
 	$(BIN)/python scripts/demo.py
 
-test: venv
+test: venv browser
 	$(BIN)/python -m pytest
+
+# The real-browser test (tests/test_browser.py) drives Debian's chromium through Playwright (no browser
+# download): install it when missing (apt-get as root, else through sudo).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null || ($(SUDO) apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium)
 
 # Re-resolve the lock from pyproject.toml in a scratch venv (run by hand when a pin changes).
 lock:
