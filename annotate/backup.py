@@ -37,7 +37,7 @@ from typing import Callable, Iterator
 
 from . import pgcluster, server
 from .errors import CheckFailed, InputError
-from .export import sha256_file as _sha256
+from .jsonl import sha256_file as _sha256
 
 FORMAT = "annotate-doccano-backup/1"
 SQLITE_FILE = "db.sqlite3"
