@@ -17,6 +17,7 @@ import pwd
 import shutil
 import sqlite3
 import stat
+import tempfile
 import time
 from pathlib import Path
 
@@ -178,6 +179,41 @@ def test_backup_label_more_restore_pull_equals_the_backup(server_fixture, reques
     # the restored push journal matches the restored database: a rerun pushes bk-3 again, once
     again = doccano.push(docs, "bk", ["bk_ann"], connection=ds.settings())
     assert again["created"] == 1 and again["present"] == 2 and again["failed"] == 0
+
+
+def test_an_existing_postgres_through_database_url(doccano_server_pg, tmp_path, monkeypatch):
+    """A team's PostgreSQL reached by DATABASE_URL alone (here: another database of the private cluster):
+    up, push, pull, then backup (pg_dump by URL) and restore (pg_restore --clean) round trip."""
+    pg = json.loads((doccano_server_pg.state_dir / "credentials.json").read_text())["postgres"]
+    bin_dir = pgcluster.bindir()
+    pgcluster.psql(doccano_server_pg.state_dir, bin_dir, pg["port"], "CREATE DATABASE team2 OWNER doccano;")
+    url = pgcluster.database_url({**pg, "database": "team2"})
+    monkeypatch.setenv("DATABASE_URL", url)
+    base = Path(tempfile.mkdtemp(prefix="annotate-url-"))
+    state, port = base / "state", server.free_port()
+    try:
+        info = server.up(state, port)
+        assert info["healthy"] and list(info["processes"]) == ["worker", "web"]  # no PostgreSQL of its own
+        assert info["database"] == server.redact_url(url) and pg["password"] not in json.dumps(info)
+        assert server.load_credentials(state)["database_url"] == url  # 0600 file: later commands reach it
+        docs = tmp_path / "docs.jsonl"
+        docs.write_text(json.dumps(document("url-1", "Activists said 4 died in Idlib.")) + "\n", encoding="utf-8")
+        settings = server.connection_settings(state)
+        assert doccano.push(docs, "url", ["url_ann"], connection=settings)["created"] == 1
+        before = doccano.pull("url", tmp_path / "snap", connection=settings)
+        made = backup.backup(tmp_path / "b", state)
+        assert made["database"] == "postgres" and not made["private_postgres"]
+        docs.write_text(docs.read_text() + json.dumps(document("url-2", "More news.")) + "\n", encoding="utf-8")
+        assert doccano.push(docs, "url", ["url_ann"], connection=settings)["created"] == 1
+        server.down(state)
+        backup.restore(tmp_path / "b", state)
+        server.up(state, port)
+        after = doccano.pull("url", tmp_path / "snap", connection=server.connection_settings(state))
+        assert (Path(after["snapshot"]) / "annotations.jsonl").read_bytes() == \
+            (Path(before["snapshot"]) / "annotations.jsonl").read_bytes()
+    finally:
+        server.down(state)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 # ------------------------------------------------------------------ no server needed
