@@ -48,8 +48,23 @@ def fail(message: str, code: int = 2, hint: str | None = None) -> typer.Exit:
     return typer.Exit(code)
 
 
-def command(panel: str, **kw) -> Callable:
-    """Register a command in a help panel, turning AnnotateError into one line and its exit status."""
+QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="Print only warnings and errors.")
+JSON_OPTION = typer.Option(False, "--json", help="Print the result as one JSON object on stdout (for scripts).")
+
+
+def print_json(data) -> None:
+    """The result dict of a command as JSON on stdout: nothing else goes to stdout with --json."""
+    import json
+
+    out.print(json.dumps(data, indent=2, ensure_ascii=False, default=str), markup=False, highlight=False,
+              emoji=False, soft_wrap=True)
+
+
+def command(panel: str | None = None, *, on: typer.Typer | None = None, **kw) -> Callable:
+    """Register a command on ``on`` (default: the top-level app; e.g. ``server_app`` for
+    ``annotate server ...``) in a help panel, turning AnnotateError into one line and its exit
+    status, an OSError (a file or folder that can't be read or written) into one line and exit 2,
+    and anything unexpected into one line too (ANNOTATE_DEBUG=1 shows the traceback)."""
 
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)
@@ -60,13 +75,17 @@ def command(panel: str, **kw) -> Callable:
                 raise fail(str(e), e.exit_code, e.hint) from None
             except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
                 raise
+            except OSError as e:
+                if os.environ.get("ANNOTATE_DEBUG"):
+                    raise
+                raise fail(f"{type(e).__name__}: {e}", 2, "check the path and its permissions") from None
             except Exception as e:  # an unexpected failure: still one line, unless debugging
                 if os.environ.get("ANNOTATE_DEBUG"):
                     raise
                 raise fail(f"internal error: {type(e).__name__}: {e}", 2,
                            "rerun with ANNOTATE_DEBUG=1 for a traceback, and report it") from None
 
-        return app.command(rich_help_panel=panel, **kw)(wrapper)
+        return (on or app).command(rich_help_panel=panel, **kw)(wrapper)
 
     return decorate
 
@@ -130,15 +149,20 @@ def ingest_cmd(
                                               "are near duplicates."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0,
                              help="Processes reading the files (0: 2 for 500+ files, else 1). Same output."),
+    quiet: bool = QUIET_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Clean raw articles into one document record per line, with exact and near duplicates marked.
 
     Handles plain text, Markdown-ish text, PDF-extracted hard-wrapped text, HTML pages and JSONL.
     Bad inputs are listed one per line; nothing is written unless --skip-invalid (exit 2 without it).
 
+    --quiet prints only warnings and errors; --json the summary (counts, duplicates, warnings, problems).
+
     Examples:\n
       annotate ingest seeds/ --out corpus/documents.jsonl\n
-      annotate ingest crawl/ extra.jsonl --skip-invalid --near-threshold 0.6
+      annotate ingest crawl/ extra.jsonl --skip-invalid --near-threshold 0.6\n
+      annotate ingest crawl/ --json | jq '.near_duplicates | length'
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -147,7 +171,7 @@ def ingest_cmd(
     bar: dict = {}
 
     def on_progress(done: int, total: int, where: str) -> None:
-        if total < 200:  # small jobs finish before a bar would help
+        if total < 200 or quiet or as_json:  # small jobs finish before a bar would help
             return
         if not bar:
             bar["p"] = Progress(TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -172,6 +196,10 @@ def ingest_cmd(
             raise fail(f"nothing written: {len(result['problems'])} bad input(s)", 2,
                        "fix them, or pass --skip-invalid to write the good documents")
         raise fail("nothing written: no valid documents", 2)
+    if as_json:
+        return print_json(result)
+    if quiet:
+        return
     shown = 20  # the rest are in the records' meta.duplicate_of / meta.near_duplicates
     for dup in result["exact_duplicates"][:shown]:
         out.print(f"exact duplicate: {dup['id']} ({dup['source_file']}) = {dup['duplicate_of']}", markup=False)
@@ -199,21 +227,6 @@ app.add_typer(users_app, name="users", rich_help_panel=DOCCANO)
 
 STATE_DIR_OPTION = typer.Option(None, "--state-dir", envvar="ANNOTATE_STATE_DIR",
                                 help="Server state folder (database, logs, 0600 credentials). Default: .doccano/")
-
-
-def _one_line_errors(fn: Callable) -> Callable:
-    """The same error contract as @command, for sub-app commands."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except AnnotateError as e:
-            raise fail(str(e), e.exit_code, e.hint) from None
-        except OSError as e:
-            raise fail(f"{type(e).__name__}: {e}", 2) from None
-
-    return wrapper
 
 
 def _short(path: str) -> str:
@@ -245,8 +258,7 @@ def _print_server(info: dict, as_json: bool) -> None:
               f"  credentials {_short(info['credentials_file'])} (0600; admin password there)", markup=False)
 
 
-@server_app.command("up")
-@_one_line_errors
+@command(on=server_app, name="up")
 def server_up(
     port: int = typer.Option(8000, "--port", "-p", min=1, max=65535, help="Port on 127.0.0.1."),
     state_dir: Optional[Path] = STATE_DIR_OPTION,
@@ -281,10 +293,14 @@ def server_up(
     _print_server(info, as_json)
 
 
-@server_app.command("down")
-@_one_line_errors
+@command(on=server_app, name="down")
 def server_down(state_dir: Optional[Path] = STATE_DIR_OPTION) -> None:
-    """Stop exactly the processes `server up` started (SIGTERM, then SIGKILL after 15 s)."""
+    """Stop exactly the processes `server up` started (SIGTERM, then SIGKILL after 15 s).
+
+    Example:\n
+      annotate server down\n
+      annotate server down --state-dir .doccano-team
+    """
     from .server import down
 
     info = down(state_dir)
@@ -292,13 +308,18 @@ def server_down(state_dir: Optional[Path] = STATE_DIR_OPTION) -> None:
     out.print(f"stopped: {stopped}" if stopped else "nothing to stop", markup=False)
 
 
-@server_app.command("status")
-@_one_line_errors
+@command(on=server_app, name="status")
 def server_status(
     state_dir: Optional[Path] = STATE_DIR_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
-    """URL, health, PIDs, database, credentials file. Exit 1 if the server is not healthy."""
+    """URL, health, PIDs, database, credentials file. Exit 1 if the server is not healthy.
+
+    Example:\n
+      annotate server status\n
+      annotate server status --json\n
+      DOCCANO_URL=https://doccano.example.org annotate server status
+    """
     from .server import status
 
     info = status(state_dir)
@@ -318,8 +339,7 @@ def _steps(fn: Callable, *args, **kwargs):
         return fn(*args, step=step, **kwargs)
 
 
-@server_app.command("backup")
-@_one_line_errors
+@command(on=server_app, name="backup")
 def server_backup(
     folder: Path = typer.Argument(..., metavar="OUT", help="New folder for the backup (refused if it exists)."),
     state_dir: Optional[Path] = STATE_DIR_OPTION,
@@ -339,8 +359,7 @@ def server_backup(
               markup=False)
 
 
-@server_app.command("restore")
-@_one_line_errors
+@command(on=server_app, name="restore")
 def server_restore(
     src: Path = typer.Argument(..., help="A folder written by `annotate server backup`."),
     state_dir: Optional[Path] = STATE_DIR_OPTION,
@@ -358,8 +377,7 @@ def server_restore(
               markup=False)
 
 
-@users_app.command("add")
-@_one_line_errors
+@command(on=users_app, name="add")
 def users_add(
     names: List[str] = typer.Argument(..., help="User names (letters, digits, @ . + - _)."),
     state_dir: Optional[Path] = STATE_DIR_OPTION,
@@ -376,12 +394,12 @@ def users_add(
               markup=False)
     err.print(f"passwords in {_short(info['credentials_file'])} (0600)", markup=False)
 
-def _progress_bar(label: str):
+def _progress_bar(label: str, disable: bool = False):
     """A rich progress bar and the (stage, done, total) callback that drives it."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
-                   transient=True)
+                   transient=True, disable=disable)
     task = bar.add_task(label, total=None)
 
     def update(stage: str, done: int, total: int) -> None:
@@ -400,6 +418,8 @@ def push(
                                            help="Pre-annotate with an extractor: 'rules' or module:function."),
     chunk_size: int = typer.Option(1000, "--chunk-size", min=1, help="Documents per bulk import."),
     state_dir: Optional[Path] = STATE_DIR_OPTION,
+    quiet: bool = QUIET_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Create or update the Doccano project(s) and upload the documents not there yet (idempotent).
 
@@ -407,29 +427,37 @@ def push(
     independent. A rerun uploads only what is missing; a document whose text changed is reported,
     never overwritten.
 
-    Example:\n
-      annotate push --project idlib --annotators annotator1,annotator2 --prelabel rules corpus/documents.jsonl
+    --quiet prints only changed documents and failures; --json the summary (per project: created,
+    present, changed, failed). Exit 1 if a document failed.
+
+    Examples:\n
+      annotate push --project idlib --annotators annotator1,annotator2 --prelabel rules corpus/documents.jsonl\n
+      annotate push -p idlib -a annotator1,annotator2 --prelabel mypackage.ner:extract corpus/documents.jsonl\n
+      annotate push -p idlib corpus/documents.jsonl --json | jq .created
     """
     from rich.table import Table
 
     from .doccano import push as do_push
 
     names = [a for a in (annotators or "").split(",") if a.strip()]
-    bar, update = _progress_bar("push")
+    bar, update = _progress_bar("push", disable=quiet or as_json)
     with bar:
         res = do_push(documents, project, names, prelabel, chunk_size=chunk_size, state_dir=state_dir,
                       progress=update)
-    for change in res["setup_changes"]:
+    if as_json:
+        print_json(res)
+    for change in res["setup_changes"] if not (quiet or as_json) else ():
         err.print(f"[dim]{change}[/]", highlight=False)
-    if res["users_created"]:
+    if res["users_created"] and not (quiet or as_json):
         err.print(f"created accounts {', '.join(res['users_created'])} (passwords in the 0600 credentials file)",
                   markup=False)
     table = Table("Doccano project", "created", "skipped (present)", "changed", "failed", title=f"push → {res['server']}")
     for name, s in res["projects"].items():
         table.add_row(name, str(s["created"]), str(s["present"]), str(s["changed"]), str(s["failed"]))
     table.add_row("[bold]total[/]", str(res["created"]), str(res["present"]), str(res["changed"]), str(res["failed"]))
-    out.print(table)
-    if prelabel and res["created"]:
+    if not (quiet or as_json):
+        out.print(table)
+    if prelabel and res["created"] and not (quiet or as_json):
         out.print(f"pre-annotated spans in the documents uploaded now: {res['prelabels']}"
                   + (f" ({res['prelabels_dropped_overlap']} overlapping ones dropped)"
                      if res["prelabels_dropped_overlap"] else ""), markup=False)
@@ -446,19 +474,29 @@ def pull(
     project: str = typer.Option(..., "--project", "-p", help="Project name as given to push."),
     out_dir: Path = typer.Option(Path("corpus/annotations"), "--out", "-o", help="Snapshots go to OUT/PROJECT/<UTC time>/."),
     state_dir: Optional[Path] = STATE_DIR_OPTION,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the snapshot folder (and problems on stderr)."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Snapshot every annotator's labels (append-only): spans in code points, relations, confirmed, origin.
 
-    Example:\n
-      annotate pull --project idlib
+    Examples:\n
+      annotate pull --project idlib\n
+      annotate pull --project idlib --out /data/annotations --json\n
+      SNAPSHOT=$(annotate pull -p idlib -q) && annotate agree "$SNAPSHOT"
     """
     from rich.table import Table
 
     from .doccano import pull as do_pull
 
-    bar, update = _progress_bar("pull")
+    bar, update = _progress_bar("pull", disable=quiet or as_json)
     with bar:
         res = do_pull(project, out_dir, state_dir=state_dir, progress=update)
+    for problem in res["problems"] if (quiet or as_json) else ():
+        err.print(f"problem: {problem}", markup=False)
+    if as_json:
+        return print_json(res)
+    if quiet:
+        return out.print(res["snapshot"], markup=False)
     table = Table("documents", "records", "spans", "kept pre-annotations", "added", "relations", "confirmed",
                   title=f"pull ← {res['server']}: {', '.join(res['annotators'])}")
     table.add_row(*(str(res[k]) for k in ("documents", "records", "spans", "prelabels_kept", "spans_added",
@@ -688,6 +726,8 @@ def export(
     datacard_notes: Optional[Path] = typer.Option(None, "--datacard-notes", help="Markdown added to DATACARD.md."),
     allow: Optional[Path] = typer.Option(None, "--allow", help="Lint allow file: explanations for the data card."),
     allow_open: bool = typer.Option(False, "--allow-open", help="Export even with open adjudication conflicts."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the release folder (warnings on stderr)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the release folder, manifest and diff as JSON."),
 ) -> None:
     """Write an immutable release corpus/gold/vX.Y.Z/ and point corpus/gold/latest at it.
 
@@ -695,8 +735,10 @@ def export(
     Refuses to overwrite a release, and a version whose bump does not match the change
     (label set change: major; documents added: minor; fixes: patch).
 
-    Example:\n
-      annotate export gold.candidate.jsonl --version 0.1.0 --documents corpus/documents.jsonl
+    Examples:\n
+      annotate export gold.candidate.jsonl --version 0.1.0 --documents corpus/documents.jsonl\n
+      annotate export gold.candidate.jsonl -v 0.2.0 --snapshot SNAPSHOT --agreement agreement.json\n
+      RELEASE=$(annotate export gold.candidate.jsonl -v 0.1.1 -q) && annotate verify "$RELEASE"
     """
     from .export import export as run_export
 
@@ -709,6 +751,10 @@ def export(
     m = res["manifest"]
     for w in res["warnings"]:
         err.print(f"warning: {w}", markup=False, emoji=False)
+    if as_json:
+        return print_json(res)
+    if quiet:
+        return out.print(res["release"], markup=False, emoji=False)
     ta = m["token_alignment"]
     out.print(f"{res['release']}: {m['counts']['documents']} documents, {m['counts']['spans']['total']} spans "
               f"({', '.join(f'{k} {v}' for k, v in m['counts']['spans']['by_label'].items())}), "
