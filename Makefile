@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[test]"
 	touch $(STAMP)
 
+# DEMO_ARGS: options of scripts/demo.py, e.g. make demo DEMO_ARGS="--port 8001"
+DEMO_ARGS ?=
 demo: venv
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/demo.py $(DEMO_ARGS)
 
 test: venv browser
 	$(BIN)/python -m pytest
