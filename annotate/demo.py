@@ -32,6 +32,14 @@ Step = Callable[[str, str], None]  # (stage, message)
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
+def shown(path: str | Path) -> str:
+    """A path as the user would type it: relative to the working folder when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def scratch_folder(base: str | Path | None = None) -> Path:
     """A new, empty run folder ``BASE/<UTC time>[-n]`` (BASE default: ``.demo/`` in the repository)."""
     base = Path(base) if base is not None else ROOT / ".demo"
@@ -94,7 +102,7 @@ def run_demo(*, scratch: str | Path | None = None, seeds: str | Path = ROOT / "s
     result["server"] = {"url": info["url"], "started": info["started"], "installed": info["installed"],
                         "credentials_file": info["credentials_file"], "state_dir": info["state_dir"]}
 
-    say("ingest", f"ingesting {seeds}")
+    say("ingest", f"ingesting {shown(seeds)}/")
     documents = run / "documents.jsonl"
     ing = ingest([seeds], documents)
     result["ingest"] = {k: ing[k] for k in ("documents", "files", "warnings", "problems")} | {
@@ -109,7 +117,7 @@ def run_demo(*, scratch: str | Path | None = None, seeds: str | Path = ROOT / "s
         raise CheckFailed(f"push: {pushed['failed']} failed, {pushed['changed']} changed "
                           f"({'; '.join(pushed['failures'] + pushed['changed_ids'])})")
 
-    say("replay", f"REPLAYING {gold_file} as {', '.join(annotators)} through the REST API "
+    say("replay", f"REPLAYING {shown(gold_file)} as {', '.join(annotators)} through the REST API "
                   "(stands in for people labelling in the web UI)")
     result["replay"] = replay(gold_file, project, annotators, state_dir=state_dir, progress=progress)
 
@@ -143,7 +151,7 @@ def run_demo(*, scratch: str | Path | None = None, seeds: str | Path = ROOT / "s
     result["export"] = {"release": str(release), "version": m["version"], "counts": m["counts"],
                         "lint_unexplained": m["lint"]["unexplained"], "warnings": exported["warnings"]}
 
-    say("verify", f"verifying {release}")
+    say("verify", f"verifying {shown(release)}")
     problems = verify(release)
     result["verify"] = {"problems": problems}
     if problems:

@@ -27,19 +27,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table  # noqa: E402
 
 from annotate import report as render  # noqa: E402
-from annotate.demo import ANNOTATORS, PROJECT, STAGES, run_demo  # noqa: E402
+from annotate.demo import ANNOTATORS, PROJECT, STAGES, run_demo, shown as short  # noqa: E402
 from annotate.errors import AnnotateError  # noqa: E402
 
 console = Console(highlight=False)
 if not console.is_terminal:  # a pipe or CI log: print whole tables rather than squeeze them into 80 columns
     console = Console(highlight=False, width=160)
-
-
-def short(path: str) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return path
 
 
 def table(title: str, header, rows) -> Table:
