@@ -535,7 +535,8 @@ def agree(
 
     from .agree import agree as run_agree
 
-    res = run_agree(snapshot, documents, confirmed_only=not include_unconfirmed, json_out=json_out)
+    with err.status("measuring agreement…"):  # a spinner on a terminal, nothing in a log
+        res = run_agree(snapshot, documents, confirmed_only=not include_unconfirmed, json_out=json_out)
     ov = res["overall"]
     out.print(f"{res['documents']} document(s), annotators: {', '.join(res['annotators']) or '-'}; "
               f"{ov['pairs']} pair(s)", markup=False, emoji=False)
@@ -593,8 +594,9 @@ def adjudicate(
     from .adjudicate import adjudicate as run_adjudicate
 
     conflicts = conflicts or out_path.with_name(out_path.name.removesuffix(".jsonl") + ".conflicts.jsonl")
-    res = run_adjudicate(snapshot, documents, min_agree=min_agree, decisions=decisions, out=out_path,
-                         conflicts_out=conflicts, confirmed_only=not include_unconfirmed)
+    with err.status("adjudicating…"):
+        res = run_adjudicate(snapshot, documents, min_agree=min_agree, decisions=decisions, out=out_path,
+                             conflicts_out=conflicts, confirmed_only=not include_unconfirmed)
     a = res["accounting"]
     for kind in ("spans", "relations"):
         c = a[kind]
@@ -699,7 +701,8 @@ def lint(
     from .jsonl import write_json
     from .lint import format_finding, lint as run_lint
 
-    res = run_lint(gold, allow=allow)
+    with err.status("linting…"):
+        res = run_lint(gold, allow=allow)
     for f in res["findings"]:
         if f.get("reason"):
             out.print(f"{format_finding(f)} (allowed: {f['reason']})", markup=False, emoji=False, style="dim")
@@ -745,9 +748,10 @@ def export(
     if not documents.is_file():
         err.print(f"warning: {documents} not found: the data card will not name the sources of the texts",
                   markup=False, emoji=False)
-    res = run_export(gold, version, out_root, snapshot=snapshot, agreement=agreement,
-                     documents=documents if documents.is_file() else None,
-                     datacard_notes=datacard_notes, lint_allow=allow, allow_open=allow_open)
+    with err.status("exporting the release…"):
+        res = run_export(gold, version, out_root, snapshot=snapshot, agreement=agreement,
+                         documents=documents if documents.is_file() else None,
+                         datacard_notes=datacard_notes, lint_allow=allow, allow_open=allow_open)
     m = res["manifest"]
     for w in res["warnings"]:
         err.print(f"warning: {w}", markup=False, emoji=False)
@@ -776,7 +780,8 @@ def verify(
     """
     from .export import verify as run_verify
 
-    problems = run_verify(release)
+    with err.status("verifying every file…"):
+        problems = run_verify(release)
     for p in problems:
         out.print(p, markup=False, emoji=False)
     if problems:
