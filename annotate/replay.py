@@ -58,7 +58,12 @@ def wanted(record: dict) -> tuple[dict, set]:
     om = OffsetMap(record["text"])
     spans = {s.get("id", i): (om.to_u16(s["start"]), om.to_u16(s["end"]), s["label"])
              for i, s in enumerate(record.get("spans") or [])}
-    rels = {(spans[r["from"]], spans[r["to"]], r["label"]) for r in record.get("relations") or []}
+    rels = set()
+    for r in record.get("relations") or []:
+        if r.get("from") not in spans or r.get("to") not in spans:
+            raise InputError(f"{record['id']}: relation {r.get('label')!r} points at a span id that is not there "
+                             f"({r.get('from')!r} -> {r.get('to')!r})")
+        rels.add((spans[r["from"]], spans[r["to"]], r["label"]))
     return spans, rels
 
 

@@ -162,3 +162,19 @@ def test_replay_refuses_a_missing_project_or_document(doccano_server, tmp_path):
     doccano.push(docs, "replay-missing", ["annotator1"])
     with pytest.raises(InputError, match=r"1 gold document\(s\) are not in Doccano project 'replay-missing · annotator1'"):
         replay(gold, "replay-missing", ["annotator1"])
+
+
+def test_wanted_is_in_utf16_and_refuses_a_dangling_relation():
+    from annotate.replay import wanted
+
+    text = "🇸🇾 Idlib, rescuers said"
+    rec = {"id": "d", "text": text, "spans": [{"id": 1, "start": 3, "end": 8, "label": "LOCATION"},
+                                              {"id": 2, "start": 10, "end": 18, "label": "ACTOR"},
+                                              {"id": 3, "start": 19, "end": 23, "label": "ATTRIBUTION"}],
+           "relations": [{"from": 3, "to": 2, "label": "SOURCE"}]}
+    spans, rels = wanted(rec)
+    assert spans == {1: (5, 10, "LOCATION"), 2: (12, 20, "ACTOR"), 3: (21, 25, "ATTRIBUTION")}  # the flag is 4 units
+    assert rels == {((21, 25, "ATTRIBUTION"), (12, 20, "ACTOR"), "SOURCE")}
+    rec["relations"].append({"from": 3, "to": 9, "label": "SOURCE"})
+    with pytest.raises(InputError, match="d: relation 'SOURCE' points at a span id that is not there"):
+        wanted(rec)
