@@ -94,6 +94,8 @@ def test_db_choice_is_checked_without_a_server(tmp_path, monkeypatch):
         server.up(tmp_path, server.free_port(), db="postgres")
     with pytest.raises(InputError, match="choose one of sqlite, postgres"):
         server.up(tmp_path / "other", server.free_port(), db="mysql")
+    with pytest.raises(InputError, match="at least 1"):
+        server.up(tmp_path / "other", server.free_port(), web_workers=0)
     monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@127.0.0.1:1/db?sslmode=disable")
     result = runner.invoke(app, ["server", "up", "--db", "postgres", "--state-dir", str(tmp_path / "new")])
     assert result.exit_code == 2 and "DATABASE_URL" in result.output and "p@" not in result.output
@@ -214,6 +216,15 @@ def test_an_existing_postgres_through_database_url(doccano_server_pg, tmp_path, 
     finally:
         server.down(state)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_sqlite_runs_in_wal_mode(doccano_server):
+    """`up` sets WAL on the SQLite file at a cold start (stored in the file): readers never block the writer."""
+    conn = sqlite3.connect(doccano_server.state_dir / "db.sqlite3")
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        conn.close()
 
 
 # ------------------------------------------------------------------ no server needed
