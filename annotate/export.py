@@ -639,7 +639,7 @@ def verify(release_dir: str | Path) -> list[str]:
     problems: list[str] = []
     man_path = rel / "manifest.json"
     if not rel.is_dir():
-        return [f"{rel}: not a release folder"]
+        raise InputError(f"{rel}: no such release folder" if not rel.exists() else f"{rel}: not a release folder")
     try:
         manifest = json.loads(man_path.read_text(encoding="utf-8"))
     except FileNotFoundError:

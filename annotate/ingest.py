@@ -885,7 +885,11 @@ def ingest(paths: Iterable[str | Path], out: str | Path, *, skip_invalid: bool =
     files, problems, warnings = collect_files(paths, exclude=[out])
     if not files and not problems:
         raise InputError("no input files found (expected .txt, .md, .html or .jsonl files)")
-    spool = _Spool(out.parent)
+    try:
+        spool = _Spool(out.parent)
+    except OSError as err:
+        raise InputError(f"{out}: cannot write the output there ({err.strerror})",
+                         hint="check the path and its permissions") from None
     prepared = _prepared(files, jobs or auto_jobs(len(files)))
     try:
         index = NearDuplicateIndex(near_threshold, spool.text)
