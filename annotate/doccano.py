@@ -806,11 +806,52 @@ def read_project(client: Client, connection: dict, project: dict, annotator: Opt
     return records
 
 
+_BODY_CODE = (Path(__file__).resolve().parent / "pull.py", Path(__file__).resolve())  # the code that builds a body
+
+
+def change_fingerprint(client: Client, connection: dict, projects: list[dict]) -> tuple[Optional[str], str]:
+    """An exact fingerprint of everything a pull's body depends on, or None and why there is none.
+
+    Doccano's API has no exact change signal (a label PATCH keeps ids and counts), so on a LOCAL
+    server it comes from the database (:mod:`annotate._doccano_fingerprint`: per project, count,
+    sum/max of ids, latest ``updated_at`` and a column mix of examples, spans, relations and confirmations;
+    the label types; the accounts), plus what lives here: the push journals (span origins), the
+    label schema, the code that builds a body, the server and the projects. A remote server
+    (``DOCCANO_URL``) gives no database access: None, and every pull exports in full.
+    """
+    if not connection.get("local"):
+        return None, "remote server: no database access for a change fingerprint, so a full export every time"
+    from .server import fingerprint_projects
+
+    try:
+        database = fingerprint_projects([p["id"] for p in projects], connection.get("state_dir"))
+    except AnnotateError as e:
+        return None, f"no change fingerprint ({e}): full export"
+    journals = {}
+    for p in projects:
+        path = _journal_for(connection, p).path
+        journals[str(p["id"])] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    inputs = {"server": client.url, "importer": client.username,
+              "projects": [[p["id"], p["name"]] for p in projects], "database": database, "journals": journals,
+              "labels_sha256": load_labels().sha256,
+              "code": [hashlib.sha256(f.read_bytes()).hexdigest() for f in _BODY_CODE]}
+    return hashlib.sha256(dumps(inputs).encode("utf-8")).hexdigest(), "database fingerprint"
+
+
 def pull(project: str, out_root: str | Path = "corpus/annotations", *, connection: dict | None = None,
          state_dir: str | Path | None = None, progress: Progress | None = None) -> dict:
-    """Write an append-only snapshot of every annotator's labels of ``project`` (see :mod:`annotate.pull`)."""
-    from .pull import write_snapshot
+    """Write an append-only snapshot of every annotator's labels of ``project`` (see :mod:`annotate.pull`).
 
+    On a local server, the :func:`change_fingerprint` is taken BEFORE the exports start (a label
+    changed while they run then makes the next fingerprint differ: never the other way round) and
+    recorded in the manifest. If it equals the latest snapshot's and that body still matches its
+    ``body_sha256``, nothing is exported: the new snapshot folder gets a byte copy of that body
+    (``"pull_path": "unchanged"``, ``"body_from"``: the folder copied). Otherwise, and always on a
+    remote server, every project is exported (``"pull_path": "export"``); ``pull_path_note`` says why.
+    """
+    from .pull import copy_snapshot, latest_snapshot, write_snapshot
+
+    out_root = Path(out_root)
     client, connection = connect(connection, state_dir)
     projects = [p for p in list_projects(client)
                 if p["name"] == project or p["name"].startswith(project + SEPARATOR)]
@@ -818,6 +859,24 @@ def pull(project: str, out_root: str | Path = "corpus/annotations", *, connectio
         raise InputError(f"no Doccano project {project!r} (nor {project + SEPARATOR}<annotator>) on {client.url}",
                          hint="push first: annotate push --project NAME corpus/documents.jsonl")
     projects.sort(key=lambda p: p["name"])
+    fingerprint, note = change_fingerprint(client, connection, projects)
+    previous = latest_snapshot(out_root, project) if fingerprint else None
+    if previous is not None:
+        folder, manifest = previous
+        if manifest.get("fingerprint") == fingerprint:
+            reused = copy_snapshot(out_root, project, folder, manifest, {
+                "fingerprint": fingerprint, "pull_path": "unchanged", "body_from": folder.name,
+                "pull_path_note": f"nothing changed since snapshot {folder.name} (equal database fingerprint, "
+                                  "body checksum verified): body copied, no export"})
+            if reused is not None:
+                if progress:
+                    progress("pull", len(projects), len(projects))
+                return reused
+            note = f"snapshot {folder.name} no longer matches its body_sha256: full export"
+        else:
+            note = f"changed since snapshot {folder.name}: full export"
+    elif fingerprint:
+        note = "no earlier snapshot: full export"
     usernames = {u["id"]: u["username"] for u in client.get("users")}
     tasks = start_exports(client, projects)
     problems: list[str] = []
@@ -831,8 +890,9 @@ def pull(project: str, out_root: str | Path = "corpus/annotations", *, connectio
         annotators[annotator or client.username] = p["id"]
         if progress:
             progress("pull", i, len(projects))
-    return write_snapshot(Path(out_root), project, records, problems=problems, server=client.url,
-                          annotators=annotators)
+    return write_snapshot(out_root, project, records, problems=problems, server=client.url, annotators=annotators,
+                          extra={"fingerprint": fingerprint, "pull_path": "export", "body_from": None,
+                                 "pull_path_note": note})
 
 
 # ------------------------------------------------------------------ the per-call path (a benchmark anchor)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -101,8 +103,11 @@ def safe_name(project: str) -> str:
 
 
 def write_snapshot(out_root: Path, project: str, records: list[dict], *, problems: list[str], server: str,
-                   annotators: dict[str, int]) -> dict:
-    """Write ``annotations.jsonl`` + ``manifest.json`` as a new snapshot folder, atomically. Returns the summary."""
+                   annotators: dict[str, int], extra: dict | None = None) -> dict:
+    """Write ``annotations.jsonl`` + ``manifest.json`` as a new snapshot folder, atomically. Returns the summary.
+
+    ``extra``: more manifest keys (the change fingerprint and how the pull went, see :func:`annotate.doccano.pull`).
+    """
     records.sort(key=lambda r: (r["id"], r["annotator"]))
     seen = set()
     for r in records:
@@ -136,18 +141,68 @@ def write_snapshot(out_root: Path, project: str, records: list[dict], *, problem
             "labels_sha256": load_labels().sha256,
             "body_sha256": digest.hexdigest(),
             "problems": problems,
+            **(extra or {}),
         }
-        while True:
-            now = dt.datetime.now(dt.timezone.utc)
-            final = base / snapshot_name(now)
-            if not final.exists():
-                break
-            time.sleep(1.0 - now.microsecond / 1e6 + 0.01)  # one snapshot per second at most
-        summary["pulled_at"] = now.isoformat(timespec="seconds").replace("+00:00", "Z")
-        write_json(tmp / "manifest.json", summary)
-        os.chmod(tmp, 0o755)
-        os.rename(tmp, final)  # atomic; fails rather than overwrite if a concurrent pull took the name
+        return _publish(base, tmp, summary)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _publish(base: Path, tmp: Path, summary: dict) -> dict:
+    """Write the manifest into the complete temporary folder and rename it to a new timestamped name."""
+    while True:
+        now = dt.datetime.now(dt.timezone.utc)
+        final = base / snapshot_name(now)
+        if not final.exists():
+            break
+        time.sleep(1.0 - now.microsecond / 1e6 + 0.01)  # one snapshot per second at most
+    summary["pulled_at"] = now.isoformat(timespec="seconds").replace("+00:00", "Z")
+    write_json(tmp / "manifest.json", summary)
+    os.chmod(tmp, 0o755)
+    os.rename(tmp, final)  # atomic; fails rather than overwrite if a concurrent pull took the name
     return {**summary, "snapshot": str(final)}
+
+
+_SNAPSHOT_NAME = re.compile(r"\d{8}T\d{6}Z")
+
+
+def latest_snapshot(out_root: Path, project: str) -> Optional[tuple[Path, dict]]:
+    """The newest complete snapshot of ``project`` under ``out_root`` and its manifest (None: there is none)."""
+    base = out_root / safe_name(project)
+    if not base.is_dir():
+        return None
+    for folder in sorted((p for p in base.iterdir() if _SNAPSHOT_NAME.fullmatch(p.name)), reverse=True):
+        try:
+            return folder, json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue  # not a snapshot we wrote (complete snapshots always have their manifest)
+    return None
+
+
+def copy_snapshot(out_root: Path, project: str, previous: Path, manifest: dict, changes: dict) -> Optional[dict]:
+    """A new snapshot folder whose body is a byte copy of ``previous``'s (an unchanged project), its manifest
+    ``manifest`` updated with ``changes``. The copy is checked against the manifest's ``body_sha256`` as it is
+    made; on a mismatch nothing is left behind and None is returned (the caller pulls in full)."""
+    base = out_root / safe_name(project)
+    tmp = Path(tempfile.mkdtemp(prefix=".pull-", dir=base))
+    try:
+        digest = hashlib.sha256()
+        with open(previous / "annotations.jsonl", "rb") as src, atomic_open(tmp / "annotations.jsonl", "wb") as dst:
+            for block in iter(lambda: src.read(1 << 20), b""):
+                digest.update(block)
+                dst.write(block)
+            if digest.hexdigest() != manifest.get("body_sha256"):
+                raise _Mismatch
+        summary = {k: v for k, v in manifest.items() if k not in ("pulled_at", "snapshot")}
+        return _publish(base, tmp, {**summary, **changes})
+    except (_Mismatch, OSError):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+class _Mismatch(Exception):
+    """The earlier body does not match its checksum."""

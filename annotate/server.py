@@ -14,7 +14,7 @@ the repository root; override: the ``state_dir`` argument, ``--state-dir``, or `
     run/               worker.json, web.json: pid + process start time (so ``down`` never
                        signals a recycled pid); server.json: port and URL
 
-Processes: the celery worker (``doccano task --concurrency 1``) starts first; then gunicorn
+Processes: the celery worker (``doccano task --concurrency 2``: two imports/exports at a time) starts first; then gunicorn
 bound to 127.0.0.1:PORT only. Each runs detached in its own session; secrets reach them
 through the environment, never argv. ``up`` waits until ``GET /v1/health/`` is healthy.
 
@@ -76,6 +76,7 @@ HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 ADMIN_USERNAME = "admin"
 WEB_WORKERS = 2
+WORKER_CONCURRENCY = 2  # celery processes: a pull's per-annotator exports run two at a time
 HEALTH_TIMEOUT = 120.0
 STOP_TIMEOUT = 15.0
 PROCESSES = ("worker", "web")  # Doccano's processes, start order; stopped in reverse
@@ -84,6 +85,7 @@ DATABASES = ("sqlite", "postgres")
 INSTALL_SCRIPT = ROOT / "scripts" / "doccano_install.sh"
 LOCK_FILE = ROOT / "scripts" / "doccano-server.lock"
 ADMIN_SCRIPT = Path(__file__).resolve().parent / "_doccano_admin.py"
+FINGERPRINT_SCRIPT = Path(__file__).resolve().parent / "_doccano_fingerprint.py"
 MARKER = ".annotate-installed"
 
 Step = Callable[[str], None]
@@ -294,7 +296,7 @@ def _backend_dir() -> Path:
 def _command(name: str, port: int, web_workers: int = WEB_WORKERS) -> list[str]:
     bin_dir = venv_path() / "bin"
     if name == "worker":
-        return [str(bin_dir / "doccano"), "task", "--concurrency", "1"]
+        return [str(bin_dir / "doccano"), "task", "--concurrency", str(WORKER_CONCURRENCY)]
     return [str(bin_dir / "gunicorn"), "--chdir", str(_backend_dir()), "--bind", f"{HOST}:{port}",
             "--workers", str(web_workers), "--timeout", "300", "--capture-output", "config.wsgi"]
 
@@ -541,6 +543,26 @@ def _run_admin(state: Path, creds: dict, database_url: str, steps: list[str], us
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=fh)
     if proc.returncode != 0:
         raise ServerError(f"Doccano database step {' '.join(steps)} failed (exit {proc.returncode}); see {log}")
+    return json.loads(proc.stdout.decode().strip().splitlines()[-1])
+
+
+def fingerprint_projects(project_ids: Iterable[int], state_dir: str | Path | None = None) -> dict:
+    """The database-side change fingerprint of Doccano projects (``_doccano_fingerprint.py``, run by the server's
+    Python with the server's environment; read-only, a second or so). See :func:`annotate.doccano.pull`."""
+    state = state_path(state_dir)
+    creds = load_credentials(state)
+    if creds is None or not venv_ready():
+        raise ServerError(f"no local Doccano server in {state}")
+    env = _server_env(state, creds, _database_url(state, creds))
+    log = _log_path(state, "admin")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as fh:
+        proc = subprocess.run([str(venv_path() / "bin" / "python"), str(FINGERPRINT_SCRIPT),
+                               *(str(int(i)) for i in project_ids)], cwd=state, env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=fh)
+    if proc.returncode != 0:
+        raise ServerError(f"reading the change fingerprint from the Doccano database failed (exit {proc.returncode}); "
+                          f"see {log}")
     return json.loads(proc.stdout.decode().strip().splitlines()[-1])
 
 

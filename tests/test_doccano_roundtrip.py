@@ -244,3 +244,98 @@ def test_pull_reports_spans_past_the_end(doccano_server, tmp_path):
     assert any("short-1" in p and "no longer matches" in p for p in snap["problems"])
     rec = next(read_jsonl(Path(snap["snapshot"]) / "annotations.jsonl"))
     assert rec["text_sha256"] == hashlib.sha256("Idlib 🙂 said so.".encode()).hexdigest()
+
+
+def test_unchanged_pull_copies_the_body_and_every_change_forces_an_export(doccano_server, documents, tmp_path):
+    """The change fingerprint (local server: read from the database) is exact: an unchanged project is not
+    exported again (a new folder, a byte-identical body); a label PATCH, a delete + recreate of the same span
+    (same counts), a new relation and a confirmation toggle each make the next pull export in full."""
+    ds = doccano_server
+    project = "fp"
+    doccano.push(documents, project, ["fp_ann"], prelabel=extract, connection=ds.settings())
+    out = tmp_path / "annotations"
+    first = doccano.pull(project, out, connection=ds.settings())
+    assert first["pull_path"] == "export" and first["fingerprint"] and first["body_from"] is None
+    second = doccano.pull(project, out, connection=ds.settings())
+    assert second["pull_path"] == "unchanged" and second["body_from"] == Path(first["snapshot"]).name
+    assert second["fingerprint"] == first["fingerprint"] and second["snapshot"] != first["snapshot"]
+    body = (Path(first["snapshot"]) / "annotations.jsonl").read_bytes()
+    assert (Path(second["snapshot"]) / "annotations.jsonl").read_bytes() == body
+    assert second["body_sha256"] == hashlib.sha256(body).hexdigest()
+    assert json.loads((Path(second["snapshot"]) / "manifest.json").read_text())["pull_path"] == "unchanged"
+
+    a = Annotator(ds.url, ds.token("fp_ann"))
+    pid = a.project(f"{project} · fp_ann")
+    eid = a.examples(pid)["unicode-1"]["id"]
+    span_types, rel_types = a.types(pid, "span-types"), a.types(pid, "relation-types")
+    names = {v: k for k, v in span_types.items()}
+
+    def spans_now():
+        return sorted(a.api("GET", f"projects/{pid}/examples/{eid}/spans"), key=lambda s: s["start_offset"])
+
+    def record(snap):
+        return next(r for r in read_jsonl(Path(snap["snapshot"]) / "annotations.jsonl") if r["id"] == "unicode-1")
+
+    def pull_changed(previous):
+        snap = doccano.pull(project, out, connection=ds.settings())
+        assert snap["pull_path"] == "export", snap["pull_path_note"]
+        assert snap["pull_path_note"] == f"changed since snapshot {Path(previous['snapshot']).name}: full export"
+        assert snap["fingerprint"] != previous["fingerprint"] and snap["body_sha256"] != previous["body_sha256"]
+        return snap
+
+    # 1. PATCH a span's label (ids and counts stay the same)
+    target = spans_now()[0]
+    new_label = next(i for i in span_types.values() if i != target["label"])
+    a.api("PATCH", f"projects/{pid}/examples/{eid}/spans/{target['id']}", json={"label": new_label})
+    snap = pull_changed(second)
+    assert {s["id"]: s["label"] for s in record(snap)["spans"]}[target["id"]] == names[new_label]
+
+    # 2. delete + recreate the same span (same offsets, same label: every count stays the same)
+    a.api("DELETE", f"projects/{pid}/examples/{eid}/spans/{target['id']}")
+    again = a.api("POST", f"projects/{pid}/examples/{eid}/spans", json={
+        "start_offset": target["start_offset"], "end_offset": target["end_offset"], "label": new_label})
+    snap2 = pull_changed(snap)
+    ids = {s["id"] for s in record(snap2)["spans"]}
+    assert again["id"] in ids and target["id"] not in ids and len(ids) == len(record(snap)["spans"])
+
+    # 3. add a relation
+    one, two = spans_now()[:2]
+    rel = a.api("POST", f"projects/{pid}/examples/{eid}/relations", json={
+        "from_id": one["id"], "to_id": two["id"], "type": rel_types["SOURCE"]})
+    snap3 = pull_changed(snap2)
+    assert [r["id"] for r in record(snap3)["relations"]] == [rel["id"]]
+
+    # 4. confirm, then un-confirm (POST toggles): each one is a change
+    a.api("POST", f"projects/{pid}/examples/{eid}/states", json={})
+    snap4 = pull_changed(snap3)
+    assert record(snap4)["confirmed"] is True and record(snap3)["confirmed"] is False
+    a.api("POST", f"projects/{pid}/examples/{eid}/states", json={})
+    snap5 = doccano.pull(project, out, connection=ds.settings())
+    assert snap5["pull_path"] == "export" and record(snap5)["confirmed"] is False
+    assert snap5["body_sha256"] == snap3["body_sha256"]  # back where it was: the same body as before the confirm
+
+    # unchanged again: a copy; a body that no longer matches its checksum is never copied
+    snap6 = doccano.pull(project, out, connection=ds.settings())
+    assert snap6["pull_path"] == "unchanged" and snap6["body_sha256"] == snap5["body_sha256"]
+    body6 = Path(snap6["snapshot"]) / "annotations.jsonl"
+    body6.write_bytes(body6.read_bytes().replace(b'"confirmed":false', b'"confirmed":true ', 1))
+    snap7 = doccano.pull(project, out, connection=ds.settings())
+    assert snap7["pull_path"] == "export" and "no longer matches its body_sha256" in snap7["pull_path_note"]
+    assert snap7["body_sha256"] == snap5["body_sha256"]
+    assert not [p for p in (out / project).iterdir() if p.name.startswith(".")]  # no temporary folder left
+
+
+def test_remote_server_pulls_in_full_and_says_so(doccano_server, tmp_path):
+    """No database access (DOCCANO_URL): no fingerprint, every pull exports, the manifest says why."""
+    ds = doccano_server
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(json.dumps(document("remote-1", "Idlib said."), ensure_ascii=False) + "\n", encoding="utf-8")
+    doccano.push(docs, "remotefp", ["rf_ann"], connection=ds.settings())
+    remote = {**ds.settings(), "local": False, "state_dir": None}
+    snaps = [doccano.pull("remotefp", tmp_path / "out", connection=remote) for _ in range(2)]
+    for snap in snaps:
+        assert snap["pull_path"] == "export" and snap["fingerprint"] is None
+        assert snap["pull_path_note"].startswith("remote server: no database access")
+        manifest = json.loads((Path(snap["snapshot"]) / "manifest.json").read_text())
+        assert manifest["pull_path"] == "export" and manifest["fingerprint"] is None
+    assert snaps[0]["body_sha256"] == snaps[1]["body_sha256"]
