@@ -218,6 +218,31 @@ def test_an_existing_postgres_through_database_url(doccano_server_pg, tmp_path, 
         shutil.rmtree(base, ignore_errors=True)
 
 
+def test_a_postgres_backup_restores_into_a_new_state_dir(doccano_server_pg, tmp_path):
+    """Moving a team server: a PostgreSQL backup restored into an empty state dir gets its own private
+    cluster (started for the restore, stopped after) holding the same rows."""
+    ds = doccano_server_pg
+    bin_dir = pgcluster.bindir()
+    pg = json.loads((ds.state_dir / "credentials.json").read_text())["postgres"]
+    count = "SELECT (SELECT count(*) FROM examples_example) || ' ' || (SELECT count(*) FROM auth_user);"
+    want = pgcluster.psql(ds.state_dir, bin_dir, pg["port"], count, database="doccano").strip()
+    backup.backup(tmp_path / "b", ds.state_dir)
+    base = Path(tempfile.mkdtemp(prefix="annotate-move-"))
+    base.chmod(0o755)
+    state = base / "state"
+    try:
+        info = backup.restore(tmp_path / "b", state)
+        assert info["database"] == "postgres" and pgcluster.has_cluster(state)
+        new = server.load_credentials(state)["postgres"]
+        assert new["port"] != pg["port"] and new["password"] != pg["password"]
+        assert not server.status(state)["processes"]["postgres"]["alive"]  # stopped again
+        with backup._postgres_up(state, server.load_credentials(state), None):
+            assert pgcluster.psql(state, bin_dir, new["port"], count, database="doccano").strip() == want
+    finally:
+        server.down(state)
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def test_sqlite_runs_in_wal_mode(doccano_server):
     """`up` sets WAL on the SQLite file at a cold start (stored in the file): readers never block the writer."""
     conn = sqlite3.connect(doccano_server.state_dir / "db.sqlite3")
