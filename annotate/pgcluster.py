@@ -163,6 +163,8 @@ def init(state: Path, bin_dir: Path, log: Path) -> bool:
     user = os_user()
     cluster_dir(state).mkdir(parents=True, exist_ok=True)
     os.chmod(cluster_dir(state), 0o755)  # traversable: the socket dir lives below it
+    if as_user(user):  # another OS user runs the cluster: it must traverse the state dir (never read it)
+        os.chmod(state, state.stat().st_mode | 0o001)
     fresh = cluster_dir(state) / "data.init"
     if fresh.exists():
         shutil.rmtree(fresh)  # an interrupted initdb
