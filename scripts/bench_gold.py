@@ -48,7 +48,7 @@ from annotate.adjudicate import adjudicate  # noqa: E402
 from annotate.agree import agree  # noqa: E402
 from annotate.export import export, verify  # noqa: E402
 from annotate.gold import project_record  # noqa: E402
-from annotate.jsonl import read_jsonl, write_jsonl  # noqa: E402
+from annotate.jsonl import read_jsonl, write_json, write_jsonl  # noqa: E402
 from annotate.lint import lint_records  # noqa: E402
 
 SEED_GOLD = ROOT / "corpus/hand/seeds.gold.jsonl"
@@ -274,8 +274,7 @@ def main() -> None:
           f"x{a['ratio_vs_tokenize_only']}; adjudicate {a['adjudicate_seconds']}s ({a['adjudicate_docs_per_s']} docs/s)")
     print(f"export   {e['export_seconds']}s ({e['export_docs_per_s']} docs/s), DocBin alone {e['docbin_only_seconds']}s: "
           f"x{e['ratio_export_vs_docbin_only']}; verify {e['verify_seconds']}s ok={e['verify_ok']}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    write_json(args.out, results)
     print(f"-> {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
 
 

@@ -29,6 +29,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from annotate.jsonl import write_text
+
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 START, END = "<!-- tour:start -->", "<!-- tour:end -->"
@@ -199,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         same = [normalize(s["output"]) for s in readme_steps(old)] == [normalize(s["output"]) for s in readme_steps(section)]
         print("README tour: up to date" if same else "README tour: differs (run scripts/readme_tour.py)")
         return 0 if same else 1
-    README.write_text(readme.replace(old, section), encoding="utf-8")
+    write_text(README, readme.replace(old, section))
     print(f"README.md: tour rewritten ({len(readme_steps(section))} commands)")
     return 0
 

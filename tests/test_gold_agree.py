@@ -16,33 +16,33 @@ T2 = "At least 5 died."                     # tokens: At least 5 died .         
 
 def _two_annotators(tmp_path, **kw):
     lines = [
-        line("d1", T1, "ann", [(1, "Rebels", "ACTOR"), (2, "Idlib", "LOCATION"), (3, "Hama", "LOCATION")], **kw),
-        line("d1", T1, "bob", [(1, "Rebels", "ACTOR"), (2, "Idlib", "LOCATION")], **kw),
-        line("d2", T2, "ann", [(1, "At least 5", "FIGURE")], **kw),
-        line("d2", T2, "bob", [(1, "5", "FIGURE")], **kw),
+        line("d1", T1, "a1", [(1, "Rebels", "ACTOR"), (2, "Idlib", "LOCATION"), (3, "Hama", "LOCATION")], **kw),
+        line("d1", T1, "a2", [(1, "Rebels", "ACTOR"), (2, "Idlib", "LOCATION")], **kw),
+        line("d2", T2, "a1", [(1, "At least 5", "FIGURE")], **kw),
+        line("d2", T2, "a2", [(1, "5", "FIGURE")], **kw),
     ]
     return write_snapshot(tmp_path / "snap", lines)
 
 
 def test_hand_worked_pair(tmp_path):
     res = agree(_two_annotators(tmp_path))
-    assert res["annotators"] == ["ann", "bob"] and res["documents"] == 2
+    assert res["annotators"] == ["a1", "a2"] and res["documents"] == 2
     (pair,) = res["pairs"]
-    # Strict: ann has 4 spans, bob 3, identical 2 (Rebels, Idlib): F1 = 2*2/(4+3) = 4/7.
+    # Strict: a1 has 4 spans, a2 3, identical 2 (Rebels, Idlib): F1 = 2*2/(4+3) = 4/7.
     assert pair["strict_f1"] == pytest.approx(4 / 7)
-    # Overlap: ann's Rebels, Idlib, "At least 5" are overlapped by bob (3 of 4): R = 3/4;
-    # all 3 of bob's are overlapped: P = 1; F1 = 2*(3/4)/(1 + 3/4) = 6/7.
+    # Overlap: a1's Rebels, Idlib, "At least 5" are overlapped by a2 (3 of 4): R = 3/4;
+    # all 3 of a2's are overlapped: P = 1; F1 = 2*(3/4)/(1 + 3/4) = 6/7.
     assert pair["overlap_f1"] == pytest.approx(6 / 7)
-    # Tokens (11, no whitespace tokens): ann = ACTOR O LOC O LOC O | FIG FIG FIG O O
-    #                                     bob = ACTOR O LOC O O   O | O   O   FIG O O
-    # agree on 8 of 11: p_o = 8/11. ann: ACTOR 1, LOC 2, FIG 3, O 5; bob: ACTOR 1, LOC 1, FIG 1, O 8.
+    # Tokens (11, no whitespace tokens): a1 = ACTOR O LOC O LOC O | FIG FIG FIG O O
+    #                                    a2 = ACTOR O LOC O O   O | O   O   FIG O O
+    # agree on 8 of 11: p_o = 8/11. a1: ACTOR 1, LOC 2, FIG 3, O 5; a2: ACTOR 1, LOC 1, FIG 1, O 8.
     # p_e = (1*1 + 2*1 + 3*1 + 5*8) / 121 = 46/121; kappa = (88/121 - 46/121) / (75/121) = 42/75.
     assert pair["tokens"] == 11
     assert pair["kappa"] == pytest.approx(42 / 75)
     loc = pair["per_label"]["LOCATION"]
     assert (loc["a"], loc["b"], loc["both"]) == (2, 1, 1)
     assert loc["strict_f1"] == pytest.approx(2 / 3)
-    # LOCATION vs not: ann T on 2 tokens, bob on 1, agree on 10 of 11.
+    # LOCATION vs not: a1 T on 2 tokens, a2 on 1, agree on 10 of 11.
     # p_e = (2*1 + 9*10)/121 = 92/121; kappa = (110/121 - 92/121)/(29/121) = 18/29.
     assert loc["kappa"] == pytest.approx(18 / 29)
     fig = pair["per_label"]["FIGURE"]
@@ -56,8 +56,8 @@ def test_disagreement_list_says_who_said_what(tmp_path):
     dis = {(d["doc"], d["text"]): d for d in res["disagreements"]}
     assert set(dis) == {("d1", "Hama"), ("d2", "At least 5")}
     assert dis[("d1", "Hama")]["kind"] == "missing"
-    assert dis[("d1", "Hama")]["by"] == {"ann": [{"start": 21, "end": 25, "label": "LOCATION", "text": "Hama"}],
-                                         "bob": []}
+    assert dis[("d1", "Hama")]["by"] == {"a1": [{"start": 21, "end": 25, "label": "LOCATION", "text": "Hama"}],
+                                         "a2": []}
     assert dis[("d2", "At least 5")]["kind"] == "boundary"
 
 
@@ -114,7 +114,7 @@ def test_cli_table_and_json(tmp_path):
     out = tmp_path / "agreement.json"
     res = CliRunner().invoke(app, ["agree", str(snap), "--json", str(out)])
     assert res.exit_code == 0, res.output
-    assert "LOCATION" in res.output and "0.560" in res.output and "ann / bob" in res.output
+    assert "LOCATION" in res.output and "0.560" in res.output and "a1 / a2" in res.output
     data = json.loads(out.read_text())
     assert data["overall"]["strict_f1"] == pytest.approx(4 / 7) and len(data["disagreements"]) == 2
     missing = CliRunner().invoke(app, ["agree", str(tmp_path / "nope")])

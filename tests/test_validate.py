@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from typer.testing import CliRunner
 
 from annotate.cli import app
@@ -84,10 +86,8 @@ def test_atomic_write_leaves_nothing_on_error(tmp_path):
         yield {"a": 2}
         raise RuntimeError("boom")
 
-    try:
+    with pytest.raises(RuntimeError, match="boom"):
         write_jsonl(target, records())
-    except RuntimeError:
-        pass
     assert target.read_text() == '{"a":1}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
     with atomic_open(tmp_path / "b.txt") as fh:
