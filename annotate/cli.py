@@ -778,10 +778,13 @@ def verify(
     Example:\n
       annotate verify corpus/gold/latest
     """
-    from .export import verify as run_verify
+    from .export import verify_release as run_verify
 
     with err.status("verifying every file…"):
-        problems = run_verify(release)
+        res = run_verify(release)
+    problems = res["problems"]
+    for note in res["notes"]:
+        err.print(f"note: {note}", markup=False, emoji=False)
     for p in problems:
         out.print(p, markup=False, emoji=False)
     if problems:

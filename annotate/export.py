@@ -10,6 +10,7 @@
 * ``doccano.jsonl`` Doccano RelationExtraction import (text, entities, relations; UTF-16 offsets)
 * ``labels.json``   the label schema the release was made with (copied; ``verify`` checks against it)
 * ``manifest.json`` sha256 + size of every file, counts, schema/guideline hashes, provenance
+* ``manifest.sha256`` sha256 of manifest.json (a ``sha256sum -c`` line)
 * ``DATACARD.md`` and ``CHANGELOG.md`` (the entry generated from the diff with the previous release)
 
 Spans that do not sit on spaCy token boundaries cannot be in the DocBin or CoNLL: they are
@@ -17,7 +18,8 @@ listed in ``manifest.json`` (``token_alignment.misaligned``) and the data card, 
 Semantic versioning is enforced against the previous release (see :func:`required_bump`).
 ``corpus/gold/latest`` is a relative symlink to the newest release folder.
 
-``verify()`` recomputes every checksum and re-reads every file.
+``verify()`` recomputes every checksum, re-reads every file, recomputes the manifest fields the
+files determine and checks manifest.json against manifest.sha256 (see :func:`verify_release`).
 
 Doccano's UTF-16 offsets in ``doccano.jsonl`` come from :class:`annotate.doccano.OffsetMap`
 (the one place that converts offsets).
@@ -128,6 +130,10 @@ def _blank_nlp():
     return spacy.blank("en")
 
 
+MISALIGNED = "does not start and end on spaCy token boundaries"
+NOT_IN_ENTS = "overlaps a longer span: in doc.spans['sc'] and gold.jsonl only"
+
+
 def build_docs(records: list[dict], nlp=None) -> tuple[list, dict]:
     """spaCy Docs for the records, and the alignment report (misaligned spans, spans kept out of ents)."""
     from spacy.util import filter_spans
@@ -141,7 +147,7 @@ def build_docs(records: list[dict], nlp=None) -> tuple[list, dict]:
             span = doc.char_span(s["start"], s["end"], label=s["label"], alignment_mode="strict")
             if span is None:
                 misaligned.append({"doc": rec["id"], "start": s["start"], "end": s["end"], "label": s["label"],
-                                   "text": s["text"], "reason": "does not start and end on spaCy token boundaries"})
+                                   "text": s["text"], "reason": MISALIGNED})
             else:
                 aligned.append(span)
         ents = filter_spans(aligned)
@@ -150,7 +156,7 @@ def build_docs(records: list[dict], nlp=None) -> tuple[list, dict]:
             if (span.start_char, span.end_char, span.label_) not in kept:
                 not_in_ents.append({"doc": rec["id"], "start": span.start_char, "end": span.end_char,
                                     "label": span.label_, "text": span.text,
-                                    "reason": "overlaps a longer span: in doc.spans['sc'] and gold.jsonl only"})
+                                    "reason": NOT_IN_ENTS})
         doc.spans["sc"] = aligned
         doc.ents = ents
         by_id = {s["id"]: s for s in rec["spans"]}
@@ -410,6 +416,16 @@ def datacard(manifest: dict, records: list[dict], docs_meta: dict[str, dict], no
     return "\n".join(lines) + "\n"
 
 
+def _provenance(records: list[dict]) -> dict[str, int]:
+    """Where the spans came from: their ``source``, else projected (``projected_from``) or unrecorded."""
+    return dict(sorted(Counter(s.get("source") or ("projected" if "projected_from" in s else "unrecorded")
+                               for r in records for s in r["spans"]).items()))
+
+
+def _open_conflicts(records: list[dict]) -> list[str]:
+    return sorted({c for r in records for c in ((r.get("meta") or {}).get("open_conflicts") or [])})
+
+
 def _fmt(v: Any) -> str:
     return f"{v:.3f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "-"
 
@@ -511,7 +527,7 @@ def export(gold_candidate: str | Path, version: str, out_root: str | Path = "cor
     records = read_canonical(gold_candidate, labels)
     if not records:
         raise InputError.at(gold_candidate, None, "no records: nothing to release")
-    open_conflicts = sorted({c for r in records for c in ((r.get("meta") or {}).get("open_conflicts") or [])})
+    open_conflicts = _open_conflicts(records)
     if open_conflicts and not allow_open:
         raise InputError.at(gold_candidate, None, f"{len(open_conflicts)} open adjudication conflict(s) "
                             f"(first: {open_conflicts[0]}): resolve them or pass --allow-open",
@@ -566,8 +582,7 @@ def export(gold_candidate: str | Path, version: str, out_root: str | Path = "cor
     snap_info = _snapshot_info(snapshot) if snapshot else None
     if snap_info and isinstance(snap_info.get("annotators"), list):
         annotators = sorted(set(annotators) | {str(a) for a in snap_info["annotators"]})
-    provenance = dict(sorted(Counter(s.get("source") or ("projected" if "projected_from" in s else "unrecorded")
-                                     for r in records for s in r["spans"]).items()))
+    provenance = _provenance(records)
 
     out_root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=out_root))
@@ -608,7 +623,9 @@ def export(gold_candidate: str | Path, version: str, out_root: str | Path = "cor
         }
         (tmp / "DATACARD.md").write_text(datacard(manifest, records, docs_meta, notes), encoding="utf-8", newline="\n")
         manifest["files"] = {f: {"sha256": sha256_file(tmp / f), "size": (tmp / f).stat().st_size} for f in RELEASE_FILES}
+        manifest["manifest_checksum"] = MANIFEST_SUM
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        (tmp / MANIFEST_SUM).write_text(_manifest_sum_line(tmp / "manifest.json"), encoding="utf-8", newline="\n")
         for f in tmp.iterdir():
             os.chmod(f, 0o444)
             with open(f, "rb") as fh:
@@ -635,22 +652,40 @@ def export(gold_candidate: str | Path, version: str, out_root: str | Path = "cor
 
 def verify(release_dir: str | Path) -> list[str]:
     """Every problem of a release folder as ``path: message``; an empty list means intact and valid."""
+    return verify_release(release_dir)["problems"]
+
+
+def verify_release(release_dir: str | Path) -> dict:
+    """Verify a release folder: ``{"problems": [...], "notes": [...]}``; no problems means intact and valid.
+
+    Every file listed in the manifest is re-hashed and re-read. The manifest itself is checked two
+    ways: every field that can be derived from the release's files (document ids and counts, span
+    and relation counts per label, annotators, provenance, open conflicts, overlapping spans, the
+    token-alignment report, the label schema, the file list) is recomputed and compared, and the
+    whole file against ``manifest.sha256`` (written by export since that file was added; an older
+    release without it gets a note, not a failure).
+    """
     rel = resolve_release(release_dir)
     problems: list[str] = []
+    notes: list[str] = []
+    result = {"release": str(rel), "problems": problems, "notes": notes}
     man_path = rel / "manifest.json"
     if not rel.is_dir():
         raise InputError(f"{rel}: no such release folder" if not rel.exists() else f"{rel}: not a release folder")
     try:
         manifest = json.loads(man_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return [f"{man_path}: missing"]
+        problems.append(f"{man_path}: missing")
+        return result
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        return [f"{man_path}: not valid JSON ({e})"]
-    for key in ("version", "files", "counts", "documents", "labels", "offsets", "tool", "token_alignment"):
-        if key not in manifest:
-            problems.append(f"{man_path}: incomplete: no {key!r}")
-    if problems:
-        return problems
+        problems.append(f"{man_path}: not valid JSON ({e})")
+        return result
+    _verify_manifest_checksum(rel, manifest, problems, notes)
+    missing = [key for key in ("version", "files", "counts", "documents", "labels", "offsets", "tool",
+                               "token_alignment") if key not in manifest]
+    if missing:
+        problems += [f"{man_path}: incomplete: no {key!r}" for key in missing]
+        return result
     if Path(rel).resolve().name != manifest["version"]:
         problems.append(f"{man_path}: version {manifest['version']} does not match the folder name {Path(rel).resolve().name}")
     files = manifest["files"]
@@ -658,7 +693,7 @@ def verify(release_dir: str | Path) -> list[str]:
         if f not in files and f != "labels.json":   # labels.json: in releases since it was added (see below)
             problems.append(f"{man_path}: incomplete: no checksum for {f}")
     for f in sorted(p.name for p in rel.iterdir()):
-        if f != "manifest.json" and f not in files:
+        if f not in ("manifest.json", MANIFEST_SUM) and f not in files:
             problems.append(f"{rel / f}: not listed in the manifest")
     intact = set()
     for f, info in sorted(files.items()):
@@ -673,8 +708,10 @@ def verify(release_dir: str | Path) -> list[str]:
         else:
             intact.add(f)
     labels = load_labels(rel / "labels.json") if "labels.json" in intact else None
-    if labels is not None and labels.sha256 != (manifest["labels"] or {}).get("sha256"):
-        problems.append(f"{rel / 'labels.json'}: differs from the label schema the manifest records")
+    if labels is not None:
+        found = {"schema_version": labels.version, "sha256": labels.sha256, **label_set(labels)}
+        said = manifest.get("labels") or {}
+        _compare(man_path, "labels", {k: said.get(k, _ABSENT) for k in found}, found, problems)
     if "labels.json" not in files:
         # A release made before labels.json was copied in: check against the current schema, which
         # must be the one the manifest records (same sha256), else the label set cannot be checked.
@@ -689,7 +726,71 @@ def verify(release_dir: str | Path) -> list[str]:
         for name, check in checks:
             if name in intact:
                 check(rel / name, records, manifest, problems)
-    return problems
+    return result
+
+
+MANIFEST_SUM = "manifest.sha256"
+
+
+def _manifest_sum_line(manifest_path: Path) -> str:
+    """``manifest.sha256``: the ``sha256sum`` line of manifest.json (``sha256sum -c`` checks it too)."""
+    return f"{sha256_file(manifest_path)}  manifest.json\n"
+
+
+def _verify_manifest_checksum(rel: Path, manifest: dict, problems: list[str], notes: list[str]) -> None:
+    man_path, sum_path = rel / "manifest.json", rel / MANIFEST_SUM
+    if not sum_path.is_file():
+        if manifest.get("manifest_checksum") == MANIFEST_SUM:
+            problems.append(f"{sum_path}: missing (the manifest says it was written): the manifest's own "
+                            "checksum cannot be checked")
+        else:
+            notes.append(f"{man_path}: its own checksum is not recorded (no {MANIFEST_SUM}: a release made before "
+                         "export wrote one); its fields that the files determine were checked, the others "
+                         "(agreement, snapshot, guidelines, tool, dates, lint) cannot be")
+        return
+    recorded = sum_path.read_text(encoding="utf-8", errors="replace").split()
+    actual = sha256_file(man_path)
+    if not recorded or recorded[0] != actual:
+        problems.append(f"{man_path}: checksum mismatch (sha256 {actual[:12]}…; {MANIFEST_SUM} says "
+                        f"{(recorded or ['nothing'])[0][:12]}…): the manifest was changed")
+
+
+_ABSENT = object()
+
+
+def _compare(man_path: Path, field: str, said: Any, found: Any, problems: list[str]) -> None:
+    """``manifest.json: <field> says X, the files say Y`` for every leaf where the two differ."""
+    if isinstance(said, dict) and isinstance(found, dict):
+        for key in sorted(set(found) | set(said), key=str):
+            _compare(man_path, f"{field}.{key}", said.get(key, _ABSENT), found.get(key, _ABSENT), problems)
+        return
+    if said != found:
+        problems.append(f"{man_path}: {field} says {_short(said)}, the files say {_short(found)}")
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    if value is _ABSENT:
+        return "nothing"
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _derived_fields(records: list[dict], manifest: dict) -> dict:
+    """The manifest fields that gold.jsonl determines, recomputed as export computes them."""
+    annotators = {a for r in records for s in r["spans"] for a in (s.get("annotators") or [])}
+    snap = manifest.get("snapshot")
+    if isinstance(snap, dict) and isinstance(snap.get("annotators"), list):
+        annotators |= {str(a) for a in snap["annotators"]}
+    derived = {
+        "documents": [r["id"] for r in records],
+        "counts": _counts(records),
+        "annotators": sorted(annotators),
+        "provenance": _provenance(records),
+        "overlapping_spans": sum(len(g) for r in records for g in overlap_regions(r["spans"]) if len(g) > 1),
+        "open_conflicts": _open_conflicts(records),
+    }
+    # Fields added to the manifest over time: compare only those this release has.
+    return {k: v for k, v in derived.items() if k in manifest or k in ("documents", "counts")}
 
 
 def _verify_gold(path: Path, manifest: dict, labels: LabelSchema | None, problems: list[str]) -> list[dict] | None:
@@ -702,10 +803,9 @@ def _verify_gold(path: Path, manifest: dict, labels: LabelSchema | None, problem
     if found or not records:
         problems.extend(str(f) for f in found or [f"{path}: no records"])
         return None
-    if [r["id"] for r in records] != manifest["documents"]:
-        problems.append(f"{path}: document ids differ from the manifest's list")
-    if _counts(records) != manifest["counts"]:
-        problems.append(f"{path}: span/relation counts differ from the manifest")
+    man_path = path.parent / "manifest.json"
+    for field, found in _derived_fields(records, manifest).items():
+        _compare(man_path, field, manifest.get(field, _ABSENT), found, problems)
     if [canonical_record(r) for r in records] != records or [r["id"] for r in records] != sorted(r["id"] for r in records):
         problems.append(f"{path}: not in canonical form (sorted ids, spans sorted and numbered)")
     return records
@@ -731,7 +831,22 @@ def _verify_docbin(path: Path, records: list[dict], manifest: dict, problems: li
     for doc, rec in zip(docs, records):
         if doc.text != rec["text"] or doc.user_data.get("id") != rec["id"]:
             problems.append(f"{path}: doc {rec['id']}: text or id differs from gold.jsonl")
-            break
+            return
+    # The token-alignment report, as the release's own files give it: gold spans absent from
+    # doc.spans["sc"] are the misaligned ones, spans in "sc" but not in doc.ents the nested ones.
+    found = {"misaligned": [], "not_in_ents": []}
+    for doc, rec in zip(docs, records):
+        sc = {(s.start_char, s.end_char, s.label_) for s in doc.spans.get("sc", [])}
+        ents = {(e.start_char, e.end_char, e.label_) for e in doc.ents}
+        found["misaligned"] += [{"doc": rec["id"], "start": s["start"], "end": s["end"], "label": s["label"],
+                                 "text": s["text"], "reason": MISALIGNED} for s in rec["spans"]
+                                if (s["start"], s["end"], s["label"]) not in sc]
+        found["not_in_ents"] += [{"doc": rec["id"], "start": s.start_char, "end": s.end_char, "label": s.label_,
+                                  "text": s.text, "reason": NOT_IN_ENTS} for s in doc.spans.get("sc", [])
+                                 if (s.start_char, s.end_char, s.label_) not in ents]
+    said = manifest["token_alignment"]
+    _compare(path.parent / "manifest.json", "token_alignment", {k: said.get(k, _ABSENT) for k in found}, found,
+             problems)
 
 
 def _verify_conll(path: Path, records: list[dict], manifest: dict, problems: list[str]) -> None:

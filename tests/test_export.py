@@ -1,5 +1,6 @@
 """annotate export / verify: immutable releases, every format read back, semver, tamper detection."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -14,7 +15,7 @@ from annotate.agree import agree
 from annotate.cli import app
 from annotate.convert import convert
 from annotate.errors import InputError
-from annotate.export import export, verify
+from annotate.export import export, verify, verify_release
 from annotate.schema import schemas_dir, validate_file
 from gold_fixtures import document, gold, line, write_jsonl, write_snapshot
 
@@ -49,7 +50,8 @@ def test_release_layout_and_manifest(tmp_path):
     rel = tmp_path / "gold" / "v0.1.0"
     assert res["release"] == str(rel) and res["previous"] is None
     assert sorted(p.name for p in rel.iterdir()) == ["CHANGELOG.md", "DATACARD.md", "doccano.jsonl", "gold.conll",
-                                                     "gold.jsonl", "gold.spacy", "labels.json", "manifest.json"]
+                                                     "gold.jsonl", "gold.spacy", "labels.json", "manifest.json",
+                                                     "manifest.sha256"]
     assert os.readlink(tmp_path / "gold" / "latest") == "v0.1.0"           # relative symlink
     assert not [p for p in (tmp_path / "gold").iterdir() if p.name.startswith(".")]   # no temp folder left
     m = json.loads((rel / "manifest.json").read_text())
@@ -233,7 +235,7 @@ def test_verify_catches_added_missing_and_manifest_edits(tmp_path):
     m["counts"]["spans"]["total"] += 1
     os.chmod(rel / "manifest.json", 0o644)
     (rel / "manifest.json").write_text(json.dumps(m))
-    assert any("counts differ from the manifest" in p for p in verify(rel))
+    assert f"{rel / 'manifest.json'}: counts.spans.total says 9, the files say 8" in verify(rel)
     os.chmod(rel / "gold.conll", 0o644)
     (rel / "gold.conll").unlink()
     assert any(p == f"{rel / 'gold.conll'}: missing" for p in verify(rel))
@@ -266,8 +268,9 @@ def test_verify_a_release_made_before_labels_json_was_copied_in(tmp_path, monkey
     for p in rel.iterdir():
         os.chmod(p, 0o644)
     (rel / "labels.json").unlink()
+    (rel / "manifest.sha256").unlink()            # such a release predates the manifest's checksum too
     m = json.loads((rel / "manifest.json").read_text())
-    del m["files"]["labels.json"]
+    del m["files"]["labels.json"], m["manifest_checksum"]
     (rel / "manifest.json").write_text(json.dumps(m))
     assert verify(rel) == []                     # checked against schemas/labels.json, the same sha256
     schemas = tmp_path / "schemas"
@@ -286,3 +289,103 @@ def test_export_refuses_to_build_on_a_tampered_previous_release(tmp_path):
     with pytest.raises(InputError, match=r"previous release v0.1.0 fails verify .*gold.conll: checksum mismatch"):
         export(more, "0.2.0", tmp_path / "gold")
     assert not (tmp_path / "gold" / "v0.2.0").exists()
+
+
+def _edit_manifest(rel, change, *, reseal=False):
+    """Edit manifest.json in place; ``reseal`` rewrites manifest.sha256 too (a tamperer who knows the format)."""
+    for p in rel.iterdir():
+        os.chmod(p, 0o644)
+    m = json.loads((rel / "manifest.json").read_text())
+    change(m)
+    (rel / "manifest.json").write_text(json.dumps(m, ensure_ascii=False, indent=2) + "\n")
+    if reseal:
+        digest = hashlib.sha256((rel / "manifest.json").read_bytes()).hexdigest()
+        (rel / "manifest.sha256").write_text(f"{digest}  manifest.json\n")
+
+
+def test_new_release_has_a_manifest_checksum_sidecar(tmp_path):
+    _release(tmp_path)
+    rel = tmp_path / "gold" / "v0.1.0"
+    digest = hashlib.sha256((rel / "manifest.json").read_bytes()).hexdigest()
+    assert (rel / "manifest.sha256").read_text() == f"{digest}  manifest.json\n"    # sha256sum -c format
+    assert json.loads((rel / "manifest.json").read_text())["manifest_checksum"] == "manifest.sha256"
+    assert verify_release(rel) == {"release": str(rel), "problems": [], "notes": []}
+
+
+def _set(path, value):
+    def change(m):
+        node = m
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return change
+
+
+@pytest.mark.parametrize("path, value, expected", [
+    (("counts", "spans", "by_label", "ACTOR"), 3, "counts.spans.by_label.ACTOR says 3, the files say 2"),
+    (("counts", "relations", "by_label", "SOURCE"), 0, "counts.relations.by_label.SOURCE says 0, the files say 1"),
+    (("counts", "documents"), 3, "counts.documents says 3, the files say 2"),
+    (("documents",), ["d1", "d3"], 'documents says ["d1", "d3"], the files say ["d1", "d2"]'),
+    (("annotators",), ["a1", "ghost"], 'annotators says ["a1", "ghost"], the files say ["a1"]'),
+    (("provenance",), {"hand": 8}, 'provenance.projected says nothing, the files say 1'),
+    (("overlapping_spans",), 0, "overlapping_spans says 0, the files say 2"),
+    (("open_conflicts",), ["d1:0-5"], 'open_conflicts says ["d1:0-5"], the files say []'),
+    (("labels", "span_labels"), ["ACTOR"], 'labels.span_labels says ["ACTOR"], the files say ["ACTOR", "ATTRIBUTION"'),
+    (("labels", "sha256"), "0" * 64, 'labels.sha256 says "0000'),
+    (("token_alignment", "misaligned"), [], 'token_alignment.misaligned says [], the files say [{"doc": "d2"'),
+    (("files", "gold.conll", "size"), 1, "gold.conll: checksum mismatch"),
+])
+def test_verify_catches_edits_to_the_manifest_itself(tmp_path, path, value, expected):
+    recs = [gold("d1", T1, [("At least 544 civilians", "FIGURE"), ("544 civilians", "FIGURE"), ("Idlib", "LOCATION"),
+                            ("rights groups", "ACTOR"), ("said", "ATTRIBUTION")],
+                 [(1, 5, "REPORTED_BY"), (5, 4, "SOURCE")]),
+            gold("d2", T2, [("Russian jets", "ACTOR"), ("U.S.", "LOCATION"), ("Hama", "LOCATION")])]
+    for r in recs:
+        for s in r["spans"]:
+            s["annotators"], s["source"] = ["a1"], "hand"
+    recs[1]["spans"][0]["source"] = "projected"
+    export(write_jsonl(tmp_path / "g.jsonl", recs), "0.1.0", tmp_path / "gold")
+    rel = tmp_path / "gold" / "v0.1.0"
+    assert verify(rel) == []
+    # even with the sidecar rewritten to match, the fields the files determine are recomputed
+    _edit_manifest(rel, _set(path, value), reseal=True)
+    problems = verify(rel)
+    assert any(expected in p for p in problems), problems
+    if not path[0] == "files":
+        assert any(p.startswith(f"{rel / 'manifest.json'}: {'.'.join(path[:3])}") for p in problems)
+    res = CliRunner().invoke(app, ["verify", str(rel)])
+    assert res.exit_code == 1 and ("gold.conll" if path[0] == "files" else "manifest.json: ") in res.output
+
+
+def test_verify_catches_an_edit_to_a_field_the_files_cannot_give(tmp_path):
+    snap = write_snapshot(tmp_path / "snap", [line("d1", T1, a, [(1, "Idlib", "LOCATION")]) for a in ("a1", "a2")])
+    _release(tmp_path, snapshot=snap, agreement=agree(snap))
+    rel = tmp_path / "gold" / "v0.1.0"
+    _edit_manifest(rel, lambda m: m["agreement"]["overall"].update(strict_f1=0.99))
+    problems = verify(rel)
+    assert len(problems) == 1 and problems[0].startswith(f"{rel / 'manifest.json'}: checksum mismatch (sha256 ")
+    assert "manifest.sha256 says" in problems[0] and problems[0].endswith("the manifest was changed")
+    (rel / "manifest.sha256").unlink()               # removing the sidecar does not hide it: the manifest names it
+    assert verify(rel) == [f"{rel / 'manifest.sha256'}: missing (the manifest says it was written): the manifest's "
+                           "own checksum cannot be checked"]
+
+
+def test_release_without_a_manifest_checksum_verifies_with_a_note(tmp_path):
+    _release(tmp_path)
+    rel = tmp_path / "gold" / "v0.1.0"
+    _edit_manifest(rel, lambda m: m.pop("manifest_checksum"))
+    (rel / "manifest.sha256").unlink()
+    res = verify_release(rel)
+    assert res["problems"] == []
+    assert res["notes"] == [f"{rel / 'manifest.json'}: its own checksum is not recorded (no manifest.sha256: a release "
+                            "made before export wrote one); its fields that the files determine were checked, the "
+                            "others (agreement, snapshot, guidelines, tool, dates, lint) cannot be"]
+    cli = CliRunner().invoke(app, ["verify", str(rel)])
+    assert cli.exit_code == 0 and "note:" in cli.output and "its own checksum is not recorded" in cli.output
+    _edit_manifest(rel, _set(("counts", "spans", "by_label", "FIGURE"), 1))   # still caught without the sidecar
+    assert verify(rel) == [f"{rel / 'manifest.json'}: counts.spans.by_label.FIGURE says 1, the files say 2"]
+
+
+def test_committed_release_v010_still_verifies(root):
+    res = verify_release(root / "corpus" / "gold" / "v0.1.0")
+    assert res["problems"] == [] and len(res["notes"]) == 1 and "not recorded" in res["notes"][0]
