@@ -105,6 +105,21 @@ def canonical_record(record: dict) -> dict:
     return out
 
 
+DOCUMENT_META = ("title", "url", "outlet", "date", "source_file")
+
+
+def with_document_meta(record: dict, document: dict | None) -> dict:
+    """The record with its document's title, url, outlet, date and source_file in ``meta`` (from
+    documents.jsonl), so scores can be sliced by them (``score --by meta.outlet``). What the gold
+    record's own meta says is kept; empty values are not copied."""
+    doc_meta = (document or {}).get("meta") or {}
+    add = {k: doc_meta[k] for k in DOCUMENT_META if doc_meta.get(k) not in (None, "")}
+    if not add:
+        return record
+    meta = {**add, **(record.get("meta") or {})}
+    return {**record, "meta": meta}
+
+
 def read_canonical(path: str | Path, labels: LabelSchema) -> list[dict]:
     """A gold file validated and in canonical form, sorted by document id."""
     return sorted((canonical_record(r) for _, r in iter_gold(path, labels)), key=lambda r: r["id"])
@@ -576,6 +591,7 @@ def export(gold_candidate: str | Path, version: str, out_root: str | Path = "cor
 
     lint_findings = lint_records(records, "gold.jsonl", labels=labels, allow=lint_allow)
     docs_meta = read_documents(documents, [r["id"] for r in records]) if documents else {}
+    records = [with_document_meta(r, docs_meta.get(r["id"])) for r in records]
     notes = Path(datacard_notes).read_text(encoding="utf-8") if datacard_notes else None
     created = created or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     annotators = sorted({a for r in records for s in r["spans"] for a in (s.get("annotators") or [])})

@@ -389,3 +389,31 @@ def test_release_without_a_manifest_checksum_verifies_with_a_note(tmp_path):
 def test_committed_release_v010_still_verifies(root):
     res = verify_release(root / "corpus" / "gold" / "v0.1.0")
     assert res["problems"] == [] and len(res["notes"]) == 1 and "not recorded" in res["notes"][0]
+
+
+def test_export_copies_document_meta_into_gold_records_for_slicing(tmp_path):
+    from annotate.score import score
+
+    own = gold("d2", T2, [("Russian jets", "ACTOR"), ("U.S.", "LOCATION"), ("Hama", "LOCATION")],
+               meta={"outlet": "kept.example", "note": "adjudicated"})
+    g = _gold(tmp_path, "g.jsonl")
+    recs = [json.loads(x) for x in g.read_text().splitlines()]
+    write_jsonl(g, [recs[0], own])
+    docs = write_jsonl(tmp_path / "documents.jsonl", [
+        document("d1", T1, outlet="example.org", title="A title", url="https://example.org/a", date="2019-06-29",
+                 licence="CC BY 4.0"),
+        document("d2", T2, outlet="other.example", title="Jets", url=None)])
+    export(g, "0.1.0", tmp_path / "gold", documents=docs)
+    rel = tmp_path / "gold" / "v0.1.0"
+    out = {r["id"]: r for r in (json.loads(x) for x in (rel / "gold.jsonl").read_text().splitlines())}
+    assert out["d1"]["meta"] == {"title": "A title", "url": "https://example.org/a", "outlet": "example.org",
+                                 "date": "2019-06-29", "source_file": "seeds/d1.txt"}     # not licence, hashes, ...
+    # the gold record's own meta wins; empty document fields (url None) are not copied
+    assert out["d2"]["meta"] == {"title": "Jets", "outlet": "kept.example", "source_file": "seeds/d2.txt",
+                                 "note": "adjudicated"}
+    assert verify(rel) == []
+    report = score(rel, rel / "gold.jsonl", by=["meta.outlet"], bootstrap=0)
+    assert sorted(report["slices"]["meta.outlet"]) == ["example.org", "kept.example"]
+    # without --documents nothing is added
+    export(_gold(tmp_path, "plain.jsonl"), "0.1.0", tmp_path / "plain")
+    assert all("meta" not in json.loads(x) for x in (tmp_path / "plain" / "v0.1.0" / "gold.jsonl").read_text().splitlines())
