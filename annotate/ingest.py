@@ -20,7 +20,8 @@ dropped only when the document has evidence that the wrap broke a word: the join
 elsewhere in the same document, or the part after the break is a bare suffix ("-tion", "-ment").
 
 What leaves the text for ``meta`` (so that copies of one story come out character-aligned): the
-title (a Markdown heading, or a short first line without final punctuation), byline, date line,
+title (a Markdown heading, or a short first line without final punctuation that the next line
+does not continue: see :func:`continues`), byline, date line,
 photo credit, "Related article: ..." lines, "Posts Related", "Original url:" + URL, bare URL
 lines, a republication notice and a final "(Source: ...)". Quotes, dashes and spelling are kept
 as the source has them (NFC-normalized); only spaces, newlines and invisible characters change.
@@ -412,13 +413,50 @@ def _join_lines(lines: list[str], context: str) -> str:
     return text
 
 
+# Words a sentence does not end on: a line ending in one is wrapped mid-sentence.
+_FUNCTION_WORDS = frozenset("""a an the of in on at to for from by with and or but nor as than that which who whom
+whose into onto over under after before near about against between during through within without across toward
+towards this these those its their his her our your my is are was were be been being has have had will would can
+could shall should may might must not""".split())
+
+
+def continues(line: str, following: str) -> bool:
+    """Does ``following`` (the next line, no blank line between) continue the sentence ``line`` is in?
+
+    Yes when it starts in lowercase ("...on the town" / "of Kafr Nabl on Monday"), or when ``line``
+    has no final punctuation and ends in a function word ("...dropped on the" / "Syrian town").
+    """
+    if not following:
+        return False
+    if following[0].islower():
+        return True
+    words = line.rsplit(None, 1)
+    return not line.endswith(_TERMINAL) and bool(words) and words[-1].lower() in _FUNCTION_WORDS
+
+
+def _join_continued(block: list[tuple[str, str]], context: str) -> list[tuple[str, str]]:
+    """Lines of a one-paragraph-per-line block, each joined with the lines that continue it."""
+    out: list[tuple[str, str]] = []
+    current: list[str] = []
+    for i, (kind, line) in enumerate(block):
+        if kind != "line":
+            out.append((kind, line))
+            continue
+        current.append(line)
+        nxt = block[i + 1] if i + 1 < len(block) else None
+        if nxt is None or nxt[0] != "line" or not continues(line, nxt[1]):
+            out.append(("line", _join_lines(current, context)))
+            current = []
+    return out
+
+
 def _paragraphs(blocks: list[list[tuple[str, str]]], markdown: bool, context: str) -> list[tuple[str, str]]:
     """Re-join wrapped lines into paragraphs: returns (kind, paragraph) pairs."""
     wrapped, width = _is_hard_wrapped(blocks)
     paragraphs: list[tuple[str, str]] = []
     for block in blocks:
-        if not (wrapped or markdown):  # one paragraph per line
-            paragraphs.extend(block)
+        if not (wrapped or markdown):  # one paragraph per line, but a line the next one continues is wrapped
+            paragraphs.extend(_join_continued(block, context))
             continue
         current: list[str] = []
         for i, (kind, line) in enumerate(block):

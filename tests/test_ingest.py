@@ -498,3 +498,41 @@ def test_html_in_its_declared_legacy_charset(tmp_path):
     assert "page.html" in warning and "cp1251" in warning
     [rec] = read(tmp_path / "out.jsonl")
     assert paragraphs(rec["text"])[0] == f"{cyrillic} 0" and rec["meta"]["encoding"] == "cp1251"
+
+
+WRAPPED_LEAD = ("Syrian army helicopters dropped barrel bombs on the town\nof Kafr Nabl on Monday, killing at least 12 "
+                "people, rescuers said.\n\nThe Syrian Observatory said the raids hit a market.\n")
+LEAD = ("Syrian army helicopters dropped barrel bombs on the town of Kafr Nabl on Monday, killing at least 12 people, "
+        "rescuers said.")
+
+
+@pytest.mark.parametrize("encode", [lambda t: t.encode("utf-8"),
+                                    lambda t: b"\xef\xbb\xbf" + t.replace("\n", "\r\n").encode("utf-8")],
+                         ids=["lf", "bom-crlf"])
+def test_a_first_line_wrapped_mid_sentence_is_not_a_title(tmp_path, encode):
+    (tmp_path / "h3.txt").write_bytes(encode(WRAPPED_LEAD))
+    ingest([tmp_path / "h3.txt"], tmp_path / "h3.jsonl")
+    rec = json.loads((tmp_path / "h3.jsonl").read_text(encoding="utf-8"))
+    assert rec["text"] == LEAD + "\n\nThe Syrian Observatory said the raids hit a market."
+    assert rec["meta"]["title"] is None
+
+
+@pytest.mark.parametrize("raw, title, first", [
+    # the next line starts in lowercase: the sentence goes on
+    (WRAPPED_LEAD, None, LEAD),
+    # the line ends in a function word and has no final punctuation: the sentence goes on
+    ("Barrel bombs fell on the\nSyrian town of Kafr Nabl on Monday, rescuers said.\n\nThe Observatory said so.",
+     None, "Barrel bombs fell on the Syrian town of Kafr Nabl on Monday, rescuers said."),
+    # a real headline, with or without a blank line after it, is still the title
+    ("Russian jets pound Idlib\nAt least 12 people were killed on Monday, rescuers said.\n\nThe Observatory said so.",
+     "Russian jets pound Idlib", "At least 12 people were killed on Monday, rescuers said."),
+    ("Russian jets pound Idlib\n\nAt least 12 people were killed on Monday, rescuers said.\n\nMore said so.",
+     "Russian jets pound Idlib", "At least 12 people were killed on Monday, rescuers said."),
+    # a headline wrapped over two lines is one title
+    ("Russian jets pound the\nlast rebel bastion\n\nAt least 12 people were killed, rescuers said.\n\nMore said so.",
+     "Russian jets pound the last rebel bastion", "At least 12 people were killed, rescuers said."),
+])
+def test_continued_lines_join_and_titles_stay(raw, title, first):
+    art = clean_text(raw)
+    assert art.title == title
+    assert art.text.split("\n\n")[0] == first
