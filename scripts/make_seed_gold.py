@@ -29,12 +29,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from annotate.anchors import AnchorError, documents_by_stem, guidelines_version, resolve  # noqa: E402
+from annotate.anchors import AnchorError, documents_by_stem, resolve  # noqa: E402
 from annotate.errors import InputError  # noqa: E402
 from annotate.gold import project_record  # noqa: E402
 from annotate.jsonl import read_jsonl, write_jsonl  # noqa: E402
 
 ANNOTATOR = "annotator-1"
+# The guidelines version seeds.anchors.jsonl was written under (recorded in each record's meta). Not
+# read from schemas/guidelines.md: a later clarification of the guidelines does not re-annotate.
+ANNOTATED_UNDER = "1.0.0"
 HAND = Path("corpus/hand")
 
 
@@ -61,7 +64,7 @@ def build(documents: Path, anchors: Path, review_anchors: Path | None = None, *,
     docs = list(read_jsonl(documents))
     by_id = {d["id"]: d for d in docs}
     stem_of = {d["id"]: stem for stem, d in documents_by_stem(docs).items()}
-    version = guidelines_version(ROOT / "schemas" / "guidelines.md")
+    version = ANNOTATED_UNDER
     hand = resolve(anchors, docs, annotator=annotator, guidelines_version=version)
     hand_ids = {r["id"] for r in hand}
     projected, review = [], []
