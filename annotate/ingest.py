@@ -4,8 +4,9 @@ The stages, each a small function over plain data:
 
 1. :func:`collect_files` expands the paths (files or folders) into a sorted file list.
 2. :func:`decode` turns bytes into text: BOM stripped, strict UTF-8, else cp1252 with a warning
-   (refused when charset-normalizer says the bytes are another encoding, so cp1252 would be
-   mojibake); empty and binary files are refused. Newlines become LF.
+   (refused when charset-normalizer says the bytes are a multi-byte or non-Latin encoding, so
+   cp1252 would be mojibake; a guess of another Latin code page such as cp1250 is named in the
+   warning, not obeyed); empty and binary files are refused. Newlines become LF.
 3. :func:`clean_text` (plain text, Markdown-ish text, PDF-extracted hard-wrapped text) and
    :func:`html_to_text` (trafilatura) give the article text with paragraphs separated by one
    blank line, plus what was found about it (title, url, outlet, date, boilerplate lines).
@@ -124,6 +125,12 @@ def collect_files(paths: Iterable[str | Path], exclude: Iterable[Path] = ()
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
          (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 _CP1252_LIKE = {"cp1252", "windows_1252", "latin_1", "iso8859_1", "iso8859_15", "ascii"}
+# Single-byte code pages of Latin-script languages (Python codec names, as charset-normalizer gives
+# them): a guess among these for bytes cp1252 decodes is not evidence against cp1252.
+_LATIN_SINGLE_BYTE = _CP1252_LIKE | {
+    "cp1250", "cp1254", "cp1257", "cp1258", "iso8859_2", "iso8859_3", "iso8859_4", "iso8859_9", "iso8859_10",
+    "iso8859_13", "iso8859_14", "iso8859_16", "cp437", "cp775", "cp850", "cp852", "cp857", "cp858", "cp860",
+    "cp861", "cp863", "cp865", "mac_roman", "mac_latin2", "mac_iceland", "mac_turkish", "hp_roman8"}
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{2,40})""", re.I)
 _NOT_CONTROL_BYTES = bytes(b for b in range(256) if not (b <= 0x08 or 0x0E <= b <= 0x1F or b == 0x7F))
@@ -171,9 +178,12 @@ def decode(raw: bytes, where: str, declared: str | None = None) -> tuple[str, st
                 encoding = declared
                 warning = f"{where}: not UTF-8; decoded as {declared}, the charset the page declares"
             else:
-                text, encoding = _decode_fallback(raw, where, e.start), "cp1252"
+                (text, guessed), encoding = _decode_fallback(raw, where, e.start), "cp1252"
                 warning = (f"{where}: not UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start}); "
                            f"decoded as cp1252, check the text")
+                if guessed:
+                    warning += (f" (charset-normalizer guessed {guessed}, another Latin code page; if the text "
+                                f"is in that language: iconv -f {guessed} -t utf-8)")
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n").replace("\v", "\n")
     if not text.strip():
         raise Problem.at(where, None, "empty file")
@@ -195,24 +205,32 @@ def _decode_declared(raw: bytes, declared: str | None) -> str | None:
         return None
 
 
-def _decode_fallback(raw: bytes, where: str, bad_at: int) -> str:
-    """cp1252, but only where charset-normalizer doesn't identify the bytes as something else."""
+def _decode_fallback(raw: bytes, where: str, bad_at: int) -> tuple[str, str | None]:
+    """cp1252, unless charset-normalizer identifies the bytes as a multi-byte or non-Latin encoding
+    that cp1252 would garble. Returns (text, what charset-normalizer guessed when it was another
+    single-byte Latin code page, else None).
+
+    Single-byte Latin code pages (cp1250, cp1257, iso-8859-2, cp850, ...) share most of their
+    letters, so a short Western text often gets another one's name ("naïve" in cp1252 is guessed
+    cp1250, whose reading is "naďve"): cp1252, the usual Western Windows encoding, is taken then.
+    """
     import charset_normalizer
 
+    not_utf8 = f"not UTF-8 (byte 0x{raw[bad_at]:02x} at offset {bad_at})"
     try:
         text = raw.decode("cp1252")
     except UnicodeDecodeError as e:
-        raise Problem.at(where, None, f"undecodable bytes: not UTF-8 (byte 0x{raw[bad_at]:02x} at offset "
-                                      f"{bad_at}) and not cp1252 (byte 0x{raw[e.start]:02x} at offset "
-                                      f"{e.start}); convert it to UTF-8") from None
+        raise Problem.at(where, None, f"undecodable bytes: {not_utf8} and not cp1252 (byte 0x{raw[e.start]:02x} "
+                                      f"at offset {e.start}); convert it to UTF-8") from None
     best = charset_normalizer.from_bytes(raw).best()
     if best is None:
-        raise Problem.at(where, None, f"undecodable bytes: not UTF-8 (byte 0x{raw[bad_at]:02x} at offset "
-                                      f"{bad_at}) and not recognisable text; convert it to UTF-8")
-    if best.encoding not in _CP1252_LIKE and str(best) != text:
-        raise Problem.at(where, None, f"not UTF-8; the bytes look like {best.encoding}, which cp1252 would "
-                                      f"garble; convert it to UTF-8 (iconv -f {best.encoding} -t utf-8)")
-    return text
+        raise Problem.at(where, None, f"undecodable bytes: {not_utf8} and not recognisable text; convert it to UTF-8")
+    if best.encoding in _CP1252_LIKE or str(best) == text:
+        return text, None
+    if best.encoding in _LATIN_SINGLE_BYTE:
+        return text, best.encoding
+    raise Problem.at(where, None, f"not UTF-8; the bytes look like {best.encoding}, which cp1252 would "
+                                  f"garble; convert it to UTF-8 (iconv -f {best.encoding} -t utf-8)")
 
 
 # ---------------------------------------------------------------- 3. text -> clean article text

@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from annotate.cli import app
-from annotate.ingest import (DEFAULT_NEAR_THRESHOLD, clean_text, ingest, jaccard, parse_date, shingles)
+from annotate.ingest import (DEFAULT_NEAR_THRESHOLD, clean_text, ingest, jaccard, normalize_text, parse_date,
+                             shingles)
 from annotate.schema import schema_errors, validate_file
 
 SEED_000, SEED_001, SEED_002, SEED_003, SEED_004 = (
@@ -536,3 +537,45 @@ def test_continued_lines_join_and_titles_stay(raw, title, first):
     art = clean_text(raw)
     assert art.title == title
     assert art.text.split("\n\n")[0] == first
+
+
+@pytest.mark.parametrize("text", [
+    "The na\u00efve plan failed, officials said.\n\nA caf\u00e9 was hit.\n",      # charset-normalizer: cp1250 or cp775
+    "Le caf\u00e9 na\u00efve \u2013 \u00abbombard\u00e9\u00bb hier, a dit l\u2019ONU. " * 3,
+])
+def test_cp1252_text_guessed_as_another_latin_code_page_is_read_as_cp1252(tmp_path, text):
+    path = tmp_path / "naive.txt"
+    path.write_bytes(text.encode("cp1252"))
+    import charset_normalizer
+
+    assert charset_normalizer.from_bytes(path.read_bytes()).best().encoding != "cp1252"   # the trap is real
+    result = ingest([path], tmp_path / "out.jsonl")
+    assert result["problems"] == []
+    [warning] = result["warnings"]
+    assert warning.startswith(f"{path.as_posix()}: not UTF-8") and "decoded as cp1252" in warning
+    assert "another Latin code page" in warning
+    [rec] = read(tmp_path / "out.jsonl")
+    assert rec["text"] == normalize_text(text).strip() and "na\u00efve" in rec["text"]   # not "na\u010fve"
+    assert rec["meta"]["encoding"] == "cp1252"
+
+
+@pytest.mark.parametrize("name, text, encoding, message", [
+    ("koi8.txt", "\u0410\u0432\u0438\u0430\u0443\u0434\u0430\u0440 \u043f\u043e \u0418\u0434\u043b\u0438\u0431\u0443 "
+                 "\u0443\u0431\u0438\u043b \u0436\u0438\u0442\u0435\u043b\u0435\u0439. " * 5, "koi8_r",
+     "not UTF-8; the bytes look like koi8_r, which cp1252 would garble; convert it to UTF-8 (iconv -f koi8_r -t utf-8)"),
+    # katakana whose Shift-JIS bytes all decode in cp1252 (no 0x81, 0x8d, 0x8f, 0x90, 0x9d): the guess decides
+    ("sjis.txt", "\u30b7\u30ea\u30a2 \u30a4\u30c9\u30ea\u30d6 \u30b8\u30a7\u30c3\u30c8 \u30a2\u30bf\u30c3\u30af "
+                 "\u30cb\u30e5\u30b9 \u30ab\u30e9 " * 6, "shift_jis",
+     "not UTF-8; the bytes look like cp932, which cp1252 would garble; convert it to UTF-8 (iconv -f cp932 -t utf-8)"),
+    # most Shift-JIS text has bytes cp1252 does not define at all
+    ("sjis2.txt", "\u30a4\u30c9\u30ea\u30d6\u3078\u306e\u7a7a\u7206\u3067\u6c11\u9593\u4eba\u304c\u6b7b\u4ea1"
+                  "\u3057\u305f\u3002" * 5, "shift_jis",
+     "undecodable bytes: not UTF-8 (byte 0x83 at offset 0) and not cp1252 (byte 0x90 at offset 22)"),
+])
+def test_multi_byte_or_non_latin_legacy_encodings_are_refused(tmp_path, name, text, encoding, message):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    result = ingest([path], tmp_path / "out.jsonl")
+    assert not result["written"] and not (tmp_path / "out.jsonl").exists()
+    [problem] = result["problems"]
+    assert problem.startswith(f"{path.as_posix()}: {message}")
