@@ -1,6 +1,7 @@
-"""A change fingerprint of Doccano projects, read from the database by the SERVER's Python (not ours).
+"""Read Doccano projects straight from the database, by the SERVER's Python (not ours). Read-only.
 
-``python _doccano_fingerprint.py PROJECT_ID...`` prints one JSON object::
+``python _doccano_fingerprint.py fingerprint PROJECT_ID...`` prints one JSON object, the change
+fingerprint::
 
     {"projects": {"12": {"examples": [...], "spans": [...], "relations": [...], "states": [...],
                          "span_types": [[id, text], ...], "relation_types": [[id, text], ...]}, ...},
@@ -19,11 +20,20 @@ text length). Why this is exact for Doccano 1.8.4:
   moves on any PATCH; the column mix catches an edit made behind Django's back as well;
 * label types and users are few: listed in full (a renamed label or account changes the export).
 
-Stdlib and Doccano's own packages only: this file runs in the server virtualenv. Read-only.
+``python _doccano_fingerprint.py dump PROJECT_ID...`` prints, inside ONE read transaction (repeatable
+read on PostgreSQL, a WAL read snapshot on SQLite), the fingerprint line ``{"fingerprint": ...}``, then
+one line per example in the form of Doccano's own JSONL export (``id``, ``text``, the ``annotate`` meta
+key, ``entities`` [{id, start_offset, end_offset, label}], ``relations`` [{id, from_id, to_id, type}]),
+plus ``project`` (its id), ``confirmed`` (any confirmation: the projects are collaborative) and each
+entity's owner as ``user`` (its user id), then ``{"end": N}`` with the number of example lines (a
+missing end line means the output was cut). The fingerprint and the lines describe the same state.
+
+Stdlib and Doccano's own packages only: this file runs in the server virtualenv.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -91,17 +101,73 @@ def fingerprint(ids: list[int]) -> dict:
     return {"projects": projects, "users": users}
 
 
+META_KEY = "annotate"
+
+
+def dump(ids: list[int], out) -> None:
+    from django.db import connection, transaction
+
+    from examples.models import Example, ExampleState
+    from label_types.models import RelationType, SpanType
+    from labels.models import Relation, Span
+
+    q = connection.ops.quote_name
+    ex = q(Example._meta.db_table)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        out.write(json.dumps({"fingerprint": fingerprint(ids)}) + "\n")
+        n = 0
+        for pid in ids:
+            spans: dict[int, list] = {}
+            relations: dict[int, list] = {}
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT s.example_id, s.id, s.start_offset, s.end_offset, t.text, s.user_id "
+                    f"FROM {q(Span._meta.db_table)} s JOIN {ex} e ON e.id = s.example_id "
+                    f"JOIN {q(SpanType._meta.db_table)} t ON t.id = s.label_id WHERE e.project_id = %s", [pid])
+                for eid, sid, start, end, label, user in cursor.fetchall():
+                    spans.setdefault(eid, []).append({"id": sid, "label": label, "start_offset": start,
+                                                      "end_offset": end, "user": user})
+                cursor.execute(
+                    f"SELECT r.example_id, r.id, r.from_id_id, r.to_id_id, t.text "
+                    f"FROM {q(Relation._meta.db_table)} r JOIN {ex} e ON e.id = r.example_id "
+                    f"JOIN {q(RelationType._meta.db_table)} t ON t.id = r.type_id WHERE e.project_id = %s", [pid])
+                for eid, rid, head, tail, rtype in cursor.fetchall():
+                    relations.setdefault(eid, []).append({"id": rid, "from_id": head, "to_id": tail, "type": rtype})
+                cursor.execute(f"SELECT DISTINCT t.example_id FROM {q(ExampleState._meta.db_table)} t "
+                               f"JOIN {ex} e ON e.id = t.example_id WHERE e.project_id = %s", [pid])
+                confirmed = {row[0] for row in cursor.fetchall()}
+            rows = Example.objects.filter(project_id=pid).order_by("id").values_list("id", "text", "meta")
+            for eid, text, meta in rows.iterator(chunk_size=2000):
+                line = {"project": pid, "id": eid, "text": text,
+                        META_KEY: meta.get(META_KEY) if isinstance(meta, dict) else None,
+                        "entities": sorted(spans.get(eid, []), key=lambda e: e["id"]),
+                        "relations": sorted(relations.get(eid, []), key=lambda r: r["id"]),
+                        "confirmed": eid in confirmed}
+                out.write(json.dumps(line, ensure_ascii=False) + "\n")
+                n += 1
+    out.write(json.dumps({"end": n}) + "\n")
+    out.flush()
+
+
 def main(argv: list[str]) -> int:
+    mode, args = (argv[0], argv[1:]) if argv else ("", [])
     try:
-        ids = [int(a) for a in argv]
+        ids = [int(a) for a in args]
     except ValueError:
-        print(f"project ids must be integers: {argv}", file=sys.stderr)
+        print(f"project ids must be integers: {args}", file=sys.stderr)
         return 2
-    if not ids:
-        print("give at least one project id", file=sys.stderr)
+    if mode not in ("fingerprint", "dump") or not ids:
+        print("usage: _doccano_fingerprint.py fingerprint|dump PROJECT_ID...", file=sys.stderr)
         return 2
     _setup()
-    print(json.dumps(fingerprint(ids)))
+    if mode == "fingerprint":
+        print(json.dumps(fingerprint(ids)))
+    else:
+        out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n", write_through=False)
+        dump(ids, out)
     return 0
 
 

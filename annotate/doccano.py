@@ -827,6 +827,10 @@ def change_fingerprint(client: Client, connection: dict, projects: list[dict]) -
         database = fingerprint_projects([p["id"] for p in projects], connection.get("state_dir"))
     except AnnotateError as e:
         return None, f"no change fingerprint ({e}): full export"
+    return _fingerprint_digest(client, connection, projects, database), "database fingerprint"
+
+
+def _fingerprint_digest(client: Client, connection: dict, projects: list[dict], database: dict) -> str:
     journals = {}
     for p in projects:
         path = _journal_for(connection, p).path
@@ -835,7 +839,51 @@ def change_fingerprint(client: Client, connection: dict, projects: list[dict]) -
               "projects": [[p["id"], p["name"]] for p in projects], "database": database, "journals": journals,
               "labels_sha256": load_labels().sha256,
               "code": [hashlib.sha256(f.read_bytes()).hexdigest() for f in _BODY_CODE]}
-    return hashlib.sha256(dumps(inputs).encode("utf-8")).hexdigest(), "database fingerprint"
+    return hashlib.sha256(dumps(inputs).encode("utf-8")).hexdigest()
+
+
+def read_database(client: Client, connection: dict, projects: list[dict], annotators: dict[int, str],
+                  usernames: dict[int, str], problems: list[str],
+                  progress: Progress | None = None) -> tuple[list[dict], str]:
+    """Every example of the (collaborative) projects of a LOCAL server as snapshot records, read straight from
+    its database in one read transaction (no export task): the lines have the export's form plus each span's
+    owner and the confirmation, so :func:`annotate.pull.build_record` treats them alike. Returns the records
+    and the change fingerprint of exactly the state read."""
+    from .pull import build_record
+    from .server import read_database as database_lines
+
+    by_id = {p["id"]: p for p in projects}
+    pushed: dict[int, dict[str, set]] = {}
+    for p in projects:
+        journal = _journal_for(connection, p)
+        pushed[p["id"]] = {doc_id: ({tuple(t) for t in entry[3]}, entry[1]) for doc_id, entry in journal.docs.items()
+                           if len(entry) > 3 and entry[3] is not None}
+    records: list[dict] = []
+    fingerprint, ended, done = None, None, set()
+    with database_lines("dump", list(by_id), connection.get("state_dir")) as fh:
+        for raw in fh:
+            line = json.loads(raw)
+            if "fingerprint" in line:
+                fingerprint = _fingerprint_digest(client, connection, projects, line["fingerprint"])
+                continue
+            if "end" in line:
+                ended = line["end"]
+                continue
+            pid = line["project"]
+            if progress and pid not in done:
+                done.add(pid)
+                progress("pull", len(done) - 1, len(projects))
+            owners = {e["id"]: e["user"] for e in line["entities"]}
+            entry = pushed[pid].get((line.get(META_KEY) or {}).get("id"))
+            rec = build_record(line, annotator=annotators[pid], project_id=pid, confirmed=line["confirmed"],
+                               owner=lambda span_id, _eid, o=owners: usernames.get(o[span_id], str(o[span_id])),
+                               importer=client.username, project_name=by_id[pid]["name"], problems=problems,
+                               pushed=entry[0] if entry and entry[1] in (None, line["id"]) else None)
+            if rec is not None:
+                records.append(rec)
+    if fingerprint is None or ended is None:
+        raise DoccanoError("the read of the Doccano database stopped before its end: nothing written")
+    return records, fingerprint
 
 
 def pull(project: str, out_root: str | Path = "corpus/annotations", *, connection: dict | None = None,
@@ -872,26 +920,33 @@ def pull(project: str, out_root: str | Path = "corpus/annotations", *, connectio
                 if progress:
                     progress("pull", len(projects), len(projects))
                 return reused
-            note = f"snapshot {folder.name} no longer matches its body_sha256: full export"
+            note = f"snapshot {folder.name} no longer matches its body_sha256: read in full"
         else:
-            note = f"changed since snapshot {folder.name}: full export"
+            note = f"changed since snapshot {folder.name}: read in full"
     elif fingerprint:
-        note = "no earlier snapshot: full export"
+        note = "no earlier snapshot: read in full"
     usernames = {u["id"]: u["username"] for u in client.get("users")}
-    tasks = start_exports(client, projects)
+    names = {p["id"]: p["name"][len(project + SEPARATOR):] if p["name"] != project else client.username
+             for p in projects}
+    annotators = {name: pid for pid, name in names.items()}
     problems: list[str] = []
-    records: list[dict] = []
-    annotators: dict[str, int] = {}
     if progress:
         progress("pull", 0, len(projects))
-    for i, p in enumerate(projects, 1):
-        annotator = p["name"][len(project + SEPARATOR):] if p["name"] != project else None
-        records += read_project(client, connection, p, annotator, tasks[p["id"]], usernames, problems)
-        annotators[annotator or client.username] = p["id"]
-        if progress:
-            progress("pull", i, len(projects))
+    if fingerprint and all(p.get("collaborative_annotation") for p in projects):
+        records, fingerprint = read_database(client, connection, projects, names, usernames, problems, progress)
+        path = "database"
+    else:
+        records, path = [], "export"
+        tasks = start_exports(client, projects)
+        for i, p in enumerate(projects, 1):
+            annotator = names[p["id"]] if p["name"] != project else None
+            records += read_project(client, connection, p, annotator, tasks[p["id"]], usernames, problems)
+            if progress:
+                progress("pull", i, len(projects))
+    if progress:
+        progress("pull", len(projects), len(projects))
     return write_snapshot(out_root, project, records, problems=problems, server=client.url, annotators=annotators,
-                          extra={"fingerprint": fingerprint, "pull_path": "export", "body_from": None,
+                          extra={"fingerprint": fingerprint, "pull_path": path, "body_from": None,
                                  "pull_path_note": note})
 
 

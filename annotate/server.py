@@ -14,7 +14,7 @@ the repository root; override: the ``state_dir`` argument, ``--state-dir``, or `
     run/               worker.json, web.json: pid + process start time (so ``down`` never
                        signals a recycled pid); server.json: port and URL
 
-Processes: the celery worker (``doccano task --concurrency 2``: two imports/exports at a time) starts first; then gunicorn
+Processes: the celery worker (``doccano task --concurrency 1``) starts first; then gunicorn
 bound to 127.0.0.1:PORT only. Each runs detached in its own session; secrets reach them
 through the environment, never argv. ``up`` waits until ``GET /v1/health/`` is healthy.
 
@@ -76,7 +76,7 @@ HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 ADMIN_USERNAME = "admin"
 WEB_WORKERS = 2
-WORKER_CONCURRENCY = 2  # celery processes: a pull's per-annotator exports run two at a time
+WORKER_CONCURRENCY = 1  # celery processes (each grew to 4-6 GB over a 10,000 x 3 push + pull: keep one)
 HEALTH_TIMEOUT = 120.0
 STOP_TIMEOUT = 15.0
 PROCESSES = ("worker", "web")  # Doccano's processes, start order; stopped in reverse
@@ -547,8 +547,16 @@ def _run_admin(state: Path, creds: dict, database_url: str, steps: list[str], us
 
 
 def fingerprint_projects(project_ids: Iterable[int], state_dir: str | Path | None = None) -> dict:
-    """The database-side change fingerprint of Doccano projects (``_doccano_fingerprint.py``, run by the server's
-    Python with the server's environment; read-only, a second or so). See :func:`annotate.doccano.pull`."""
+    """The database-side change fingerprint of Doccano projects (see ``_doccano_fingerprint.py``)."""
+    with read_database("fingerprint", project_ids, state_dir) as fh:
+        return json.loads(fh.read().decode().strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def read_database(mode: str, project_ids: Iterable[int], state_dir: str | Path | None = None):
+    """Run ``_doccano_fingerprint.py MODE PROJECT_ID...`` (read-only: ``fingerprint`` or ``dump``) with the
+    server's Python and environment (secrets via the environment); yield its stdout, a binary stream.
+    Raises :class:`ServerError` if the process fails (its stderr goes to logs/admin.log)."""
     state = state_path(state_dir)
     creds = load_credentials(state)
     if creds is None or not venv_ready():
@@ -557,13 +565,19 @@ def fingerprint_projects(project_ids: Iterable[int], state_dir: str | Path | Non
     log = _log_path(state, "admin")
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as fh:
-        proc = subprocess.run([str(venv_path() / "bin" / "python"), str(FINGERPRINT_SCRIPT),
-                               *(str(int(i)) for i in project_ids)], cwd=state, env=env,
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=fh)
-    if proc.returncode != 0:
-        raise ServerError(f"reading the change fingerprint from the Doccano database failed (exit {proc.returncode}); "
-                          f"see {log}")
-    return json.loads(proc.stdout.decode().strip().splitlines()[-1])
+        proc = subprocess.Popen([str(venv_path() / "bin" / "python"), str(FINGERPRINT_SCRIPT), mode,
+                                 *(str(int(i)) for i in project_ids)], cwd=state, env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=fh)
+    try:
+        yield proc.stdout
+    except BaseException:
+        proc.kill()
+        raise
+    finally:
+        proc.stdout.close()
+        code = proc.wait()
+    if code != 0:
+        raise ServerError(f"reading the Doccano database ({mode}) failed (exit {code}); see {log}")
 
 
 # ------------------------------------------------------------------ up / down / status

@@ -210,14 +210,44 @@ def test_server_killed_mid_pull_leaves_no_snapshot(doccano_server, tmp_path):
         if done == 1:
             ds.kill()
 
-    try:
+    try:  # the export path (a remote server's; a local pull reads the database and needs no web server after listing)
         with pytest.raises(DoccanoError, match="cannot reach Doccano"):
-            doccano.pull("pullkill", out, connection=ds.settings(), progress=kill)
+            doccano.pull("pullkill", out, connection={**ds.settings(), "local": False}, progress=kill)
     finally:
         ds.restart()
     assert not (out / "pullkill").exists() or list((out / "pullkill").iterdir()) == []
     snap = doccano.pull("pullkill", out, connection=ds.settings())
     assert snap["records"] == 12 and [p.name for p in (out / "pullkill").iterdir()] == [Path(snap["snapshot"]).name]
+
+
+def test_cut_database_read_leaves_no_snapshot(doccano_server, tmp_path, monkeypatch):
+    """A local pull whose database read stops early (the reader dies: its output lacks the end line) fails
+    with one clear error and writes nothing; the next pull completes."""
+    import contextlib
+    import io
+
+    from annotate import server
+
+    ds = doccano_server
+    docs = make_docs(tmp_path / "docs.jsonl", 4, "cutread")
+    doccano.push(docs, "cutread", ["cr_a"], prelabel=extract, connection=ds.settings())
+    real = server.read_database
+
+    @contextlib.contextmanager
+    def cut(mode, ids, state_dir=None):
+        with real(mode, ids, state_dir) as fh:
+            lines = fh.readlines()
+        assert mode != "dump" or json.loads(lines[-1]) == {"end": 4}
+        yield io.BytesIO(b"".join(lines[:-2] if mode == "dump" else lines))
+
+    monkeypatch.setattr(server, "read_database", cut)
+    out = tmp_path / "annotations"
+    with pytest.raises(DoccanoError, match="stopped before its end"):
+        doccano.pull("cutread", out, connection=ds.settings())
+    assert not (out / "cutread").exists() or list((out / "cutread").iterdir()) == []
+    monkeypatch.setattr(server, "read_database", real)
+    snap = doccano.pull("cutread", out, connection=ds.settings())
+    assert snap["pull_path"] == "database" and snap["records"] == 4
 
 
 def test_cli_push_and_pull(doccano_server, tmp_path):

@@ -214,6 +214,10 @@ def test_round_trip_two_annotators(doccano_server, documents, tmp_path):
     assert Path(again["snapshot"]) != folder and folder.is_dir()
     assert (Path(again["snapshot"]) / "annotations.jsonl").read_bytes() == (folder / "annotations.jsonl").read_bytes()
     assert sorted(p.name for p in (out / project).iterdir()) == sorted([folder.name, Path(again["snapshot"]).name])
+    # Doccano's export (the remote path: watermarks for span origins) and the local database read agree
+    assert snap["pull_path"] == "database" and again["pull_path"] == "unchanged"
+    exported = doccano.pull(project, tmp_path / "exported", connection={**ds.settings(), "local": False})
+    assert exported["pull_path"] == "export" and exported["body_sha256"] == snap["body_sha256"]
 
 
 def test_pull_reports_spans_past_the_end(doccano_server, tmp_path):
@@ -246,16 +250,18 @@ def test_pull_reports_spans_past_the_end(doccano_server, tmp_path):
     assert rec["text_sha256"] == hashlib.sha256("Idlib 🙂 said so.".encode()).hexdigest()
 
 
-def test_unchanged_pull_copies_the_body_and_every_change_forces_an_export(doccano_server, documents, tmp_path):
+def test_unchanged_pull_copies_the_body_and_every_change_forces_a_full_read(doccano_server, documents, tmp_path):
     """The change fingerprint (local server: read from the database) is exact: an unchanged project is not
-    exported again (a new folder, a byte-identical body); a label PATCH, a delete + recreate of the same span
-    (same counts), a new relation and a confirmation toggle each make the next pull export in full."""
+    read again (a new folder, a byte-identical body); a label PATCH, a delete + recreate of the same span
+    (same counts), a new relation and a confirmation toggle each make the next pull read in full. The local
+    database read gives the same body as Doccano's export (the remote path)."""
     ds = doccano_server
     project = "fp"
     doccano.push(documents, project, ["fp_ann"], prelabel=extract, connection=ds.settings())
     out = tmp_path / "annotations"
     first = doccano.pull(project, out, connection=ds.settings())
-    assert first["pull_path"] == "export" and first["fingerprint"] and first["body_from"] is None
+    assert first["pull_path"] == "database" and first["fingerprint"] and first["body_from"] is None
+    assert first["pull_path_note"] == "no earlier snapshot: read in full"
     second = doccano.pull(project, out, connection=ds.settings())
     assert second["pull_path"] == "unchanged" and second["body_from"] == Path(first["snapshot"]).name
     assert second["fingerprint"] == first["fingerprint"] and second["snapshot"] != first["snapshot"]
@@ -278,8 +284,8 @@ def test_unchanged_pull_copies_the_body_and_every_change_forces_an_export(doccan
 
     def pull_changed(previous):
         snap = doccano.pull(project, out, connection=ds.settings())
-        assert snap["pull_path"] == "export", snap["pull_path_note"]
-        assert snap["pull_path_note"] == f"changed since snapshot {Path(previous['snapshot']).name}: full export"
+        assert snap["pull_path"] == "database", snap["pull_path_note"]
+        assert snap["pull_path_note"] == f"changed since snapshot {Path(previous['snapshot']).name}: read in full"
         assert snap["fingerprint"] != previous["fingerprint"] and snap["body_sha256"] != previous["body_sha256"]
         return snap
 
@@ -311,7 +317,7 @@ def test_unchanged_pull_copies_the_body_and_every_change_forces_an_export(doccan
     assert record(snap4)["confirmed"] is True and record(snap3)["confirmed"] is False
     a.api("POST", f"projects/{pid}/examples/{eid}/states", json={})
     snap5 = doccano.pull(project, out, connection=ds.settings())
-    assert snap5["pull_path"] == "export" and record(snap5)["confirmed"] is False
+    assert snap5["pull_path"] == "database" and record(snap5)["confirmed"] is False
     assert snap5["body_sha256"] == snap3["body_sha256"]  # back where it was: the same body as before the confirm
 
     # unchanged again: a copy; a body that no longer matches its checksum is never copied
@@ -320,8 +326,11 @@ def test_unchanged_pull_copies_the_body_and_every_change_forces_an_export(doccan
     body6 = Path(snap6["snapshot"]) / "annotations.jsonl"
     body6.write_bytes(body6.read_bytes().replace(b'"confirmed":false', b'"confirmed":true ', 1))
     snap7 = doccano.pull(project, out, connection=ds.settings())
-    assert snap7["pull_path"] == "export" and "no longer matches its body_sha256" in snap7["pull_path_note"]
+    assert snap7["pull_path"] == "database" and "no longer matches its body_sha256" in snap7["pull_path_note"]
     assert snap7["body_sha256"] == snap5["body_sha256"]
+    # the export path (what a remote server gets) yields the same body as the database read
+    exported = doccano.pull(project, out, connection={**ds.settings(), "local": False})
+    assert exported["pull_path"] == "export" and exported["body_sha256"] == snap5["body_sha256"]
     assert not [p for p in (out / project).iterdir() if p.name.startswith(".")]  # no temporary folder left
 
 
