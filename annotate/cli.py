@@ -814,7 +814,10 @@ def score(
     fail_under: List[str] = typer.Option([], "--fail-under",
                                          help="Gate: SCHEME[.LABEL].METRIC=MIN, e.g. strict.f1=0.60, strict.FIGURE.recall=0.5, "
                                               "type.macro_f1=0.5, relations.f1=0.3 (repeatable)."),
-    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Gate: an earlier --json report to compare with."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Gate: an earlier --json report to compare with "
+                                                                      "(scored on the same gold file, else exit 2)."),
+    baseline_any_gold: bool = typer.Option(False, "--baseline-any-gold",
+                                           help="Accept a --baseline scored on another gold file (a warning line)."),
     max_drop: Optional[float] = typer.Option(None, "--max-drop",
                                              help="With --baseline: largest allowed drop of any scheme's micro or macro F1 "
                                                   "(and relations F1); default 0."),
@@ -862,7 +865,7 @@ def score(
             gold, pred, extractor=extractor, command=command_, spacy=spacy_, spans_key=spans_key, label_map=label_map,
             compare=compare, compare_extractor=compare_extractor, bootstrap=bootstrap, seed=seed, by=by,
             fail_under=fail_under, baseline=baseline, max_drop=max_drop, json_path=json_out,
-            markdown_path=markdown_out, errors_path=errors_out,
+            markdown_path=markdown_out, errors_path=errors_out, baseline_any_gold=baseline_any_gold,
             progress=lambda n: progress.advance(task, n))
 
     docs = result["documents"]
@@ -898,6 +901,8 @@ def score(
             err.print(f"wrote {what} {path}", markup=False)
     gate = result.get("gate")
     if gate:
+        for line in gate.get("warnings", []):
+            err.print(f"warning: {line}", markup=False)
         for line in gate["failures"]:
             out.print(f"FAIL {line}", markup=False)
         if not gate["passed"]:

@@ -1074,9 +1074,32 @@ def _write_outputs(report: dict, errors: dict | None, gold: Gold, labels: LabelI
         write_text(errors_path, render.errors_html(report, errors or {}, gold.ids, gold.texts(), labels.names, colours))
 
 
+def _gold_name(info: dict) -> str:
+    where = info.get("file") or info.get("path")
+    return f"gold.sha256 {info.get('sha256')}" + (f" ({where}{', ' + info['version'] if info.get('version') else ''})"
+                                                    if where else "")
+
+
+def _baseline_gold_check(gold_info: dict, baseline: dict | None, baseline_name: str, any_gold: bool) -> str | None:
+    """A baseline scored on another gold file is not comparable (other documents, other spans): an
+    error naming both gold hashes, or with ``any_gold`` the warning line to report."""
+    if not isinstance(baseline, dict) or not isinstance(baseline.get("gold"), dict):
+        return None
+    ours, theirs = gold_info.get("sha256"), baseline["gold"].get("sha256")
+    if not ours or not theirs or ours == theirs:
+        return None
+    what = (f"{baseline_name} was scored on a different gold ({_gold_name(baseline['gold'])}) than this run "
+            f"({_gold_name(gold_info)})")
+    if not any_gold:
+        raise InputError(f"{what}: its F1 is not comparable; rescore the baseline on this gold, or pass "
+                         "--baseline-any-gold to compare anyway")
+    return f"{what}; compared anyway (--baseline-any-gold)"
+
+
 def _run(gold: Gold, labels: LabelIndex, schema: LabelSchema, source: dict, *, compare_source: dict | None,
          bootstrap: int, seed: int | None, fail_under: Sequence[str], baseline: str | Path | dict | None,
-         max_drop: float | None, json_path, markdown_path, errors_path, progress: Progress | None) -> dict:
+         max_drop: float | None, json_path, markdown_path, errors_path, progress: Progress | None,
+         baseline_any_gold: bool = False) -> dict:
     if bootstrap < 0:
         raise InputError("--bootstrap must be 0 (skip) or a positive number of resamples")
     if max_drop is not None and baseline is None:
@@ -1094,12 +1117,15 @@ def _run(gold: Gold, labels: LabelIndex, schema: LabelSchema, source: dict, *, c
             raise InputError.at(baseline, None, f"baseline report is not valid JSON ({err})") from None
     elif isinstance(baseline, dict):
         baseline_data = baseline
+    gold_warning = _baseline_gold_check(gold.info, baseline_data, baseline_name, baseline_any_gold)
     preds = _predictions(source, gold, labels, progress)
     other = _predictions(compare_source, gold, labels, progress) if compare_source else None
     report, errors = evaluate(gold, preds, labels, schema, compare=other, resamples=bootstrap, seed=seed,
                               collect_errors=bool(errors_path))
     if fail_under or baseline_data is not None:
         report["gate"] = check_gates(report, fail_under, baseline_data, max_drop or 0.0, baseline_name)
+        if gold_warning:
+            report["gate"]["warnings"] = [gold_warning]
     _write_outputs(report, errors, gold, labels, schema, json_path, markdown_path, errors_path)
     return report
 
@@ -1111,7 +1137,8 @@ def score(gold_path: str | Path, pred: str | Path | None = None, *, extractor: s
           by: Sequence[str] = (), fail_under: Sequence[str] = (), baseline: str | Path | dict | None = None,
           max_drop: float | None = None, json_path: str | Path | None = None,
           markdown_path: str | Path | None = None, errors_path: str | Path | None = None,
-          schema: LabelSchema | None = None, progress: Progress | None = None) -> dict:
+          schema: LabelSchema | None = None, progress: Progress | None = None,
+          baseline_any_gold: bool = False) -> dict:
     """Score one prediction source against a gold file or release folder; return the report.
 
     Exactly one of ``pred`` (prediction JSONL), ``extractor`` (``module:function``), ``command``
@@ -1119,6 +1146,8 @@ def score(gold_path: str | Path, pred: str | Path | None = None, *, extractor: s
     ``spacy`` (a pipeline name or path) gives the predictions. ``compare`` / ``compare_extractor``
     add a paired bootstrap against a second system. With ``fail_under`` or ``baseline`` the report
     has a ``gate`` section; the caller decides the exit status from ``report["gate"]["passed"]``.
+    A ``baseline`` report scored on another gold file (another ``gold.sha256``) is refused unless
+    ``baseline_any_gold`` (then ``gate.warnings`` says so).
     The JSON, Markdown and HTML files are written atomically.
     """
     schema, labels = _labels_and_schema(schema)
@@ -1133,7 +1162,8 @@ def score(gold_path: str | Path, pred: str | Path | None = None, *, extractor: s
                  "sha256": sha256_file(gold_file), **_release_info(gold_file)}
     return _run(gold, labels, schema, source, compare_source=compare_source, bootstrap=bootstrap, seed=seed,
                 fail_under=fail_under, baseline=baseline, max_drop=max_drop, json_path=json_path,
-                markdown_path=markdown_path, errors_path=errors_path, progress=progress)
+                markdown_path=markdown_path, errors_path=errors_path, progress=progress,
+                baseline_any_gold=baseline_any_gold)
 
 
 def score_records(gold: Sequence[dict], pred: Sequence[dict] | None = None, *, extractor: str | None = None,

@@ -218,3 +218,40 @@ def test_help_explains_schemes_and_offsets():
     assert r.exit_code == 0
     for words in ("end exclusive", "strict", "exact", "partial", "type", "--fail-under", "Examples"):
         assert words in r.output
+
+
+def test_baseline_scored_on_another_gold_is_refused_unless_told(files, tmp_path):
+    import hashlib
+
+    from annotate.errors import InputError
+
+    old = tmp_path / "old.json"
+    other_gold = tmp_path / "other_gold.jsonl"          # one span fewer: a different gold file
+    other_gold.write_text("".join(json.dumps({"id": k, "text": TEXTS[k], "spans": GOLD[k][1:]}) + "\n" for k in TEXTS))
+    assert invoke("--gold", str(other_gold), "--pred", str(files["pred"]), "--json", str(old)).exit_code == 0
+    ours = hashlib.sha256(files["gold"].read_bytes()).hexdigest()
+    theirs = hashlib.sha256(other_gold.read_bytes()).hexdigest()
+    assert json.loads(old.read_text())["gold"]["sha256"] == theirs != ours
+    base = ["--gold", str(files["gold"]), "--pred", str(files["pred"]), "--baseline", str(old)]
+    r = invoke(*base)
+    assert r.exit_code == 2
+    assert f"was scored on a different gold (gold.sha256 {theirs}" in r.output
+    assert f"than this run (gold.sha256 {ours}" in r.output and "--baseline-any-gold" in r.output
+    assert "Traceback" not in r.output
+    r = invoke(*base, "--baseline-any-gold", "--json", str(tmp_path / "new.json"))
+    assert r.exit_code == 0, r.output
+    assert "warning: " in r.output and "compared anyway (--baseline-any-gold)" in r.output
+    import jsonschema
+
+    from annotate.schema import schemas_dir
+
+    written = json.loads((tmp_path / "new.json").read_text())
+    jsonschema.validate(written, json.loads((schemas_dir() / "score_report.schema.json").read_text()))
+    gate = written["gate"]
+    assert gate["passed"] and len(gate["warnings"]) == 1 and theirs in gate["warnings"][0]
+    # the library: the same error before any scoring; the same gold passes silently
+    with pytest.raises(InputError, match="different gold"):
+        score(files["gold"], files["pred"], baseline=old, bootstrap=0)
+    same = tmp_path / "same.json"
+    score(files["gold"], files["pred"], bootstrap=0, json_path=same)
+    assert "warnings" not in score(files["gold"], files["pred"], baseline=same, bootstrap=0)["gate"]
