@@ -21,9 +21,13 @@ watermark (the id of a span created just after the import) that lets pull tell a
 pre-annotation (owned by the importer, id below the watermark) from a span added by the annotator,
 without one request per example.
 
-Pull: one export (zip via the celery worker) per project, the confirmed examples from one filtered
-listing, spans converted back to code points and validated, written as an append-only snapshot (see
-:mod:`annotate.pull`).
+Pull (see :func:`pull`): from a LOCAL server, one read of its database in one transaction
+(:mod:`annotate._doccano_fingerprint`, run by the server's Python: export-shaped lines with each
+span's owner and the confirmations), preceded by an exact change fingerprint: when it equals the
+latest snapshot's, that body is copied into the new snapshot and nothing else is read. From a
+remote server, one export (zip via the celery worker) per project and the confirmed examples from
+one filtered listing, every time. Either way spans are converted back to code points, validated and
+written as an append-only snapshot (see :mod:`annotate.pull`); both paths give the same body.
 """
 
 from __future__ import annotations
@@ -853,7 +857,7 @@ def read_database(client: Client, connection: dict, projects: list[dict], annota
     from .server import read_database as database_lines
 
     by_id = {p["id"]: p for p in projects}
-    pushed: dict[int, dict[str, set]] = {}
+    pushed: dict[int, dict[str, tuple[set, Optional[int]]]] = {}  # project -> doc id -> (pre-annotations, example)
     for p in projects:
         journal = _journal_for(connection, p)
         pushed[p["id"]] = {doc_id: ({tuple(t) for t in entry[3]}, entry[1]) for doc_id, entry in journal.docs.items()

@@ -3,7 +3,9 @@
 A snapshot is ``<out>/<project>/<YYYYMMDDTHHMMSSZ>/`` with ``annotations.jsonl`` (one record per
 document and annotator, sorted by document id then annotator; see ``schemas/snapshot.schema.json``)
 and ``manifest.json``. It is written into a hidden temporary folder beside its final place and renamed
-when complete, so it appears whole or not at all; an existing snapshot is never touched.
+when complete, so it appears whole or not at all; an existing snapshot is never touched. An
+unchanged project's new snapshot is a byte copy of the latest body (:func:`copy_snapshot`, checked
+against its ``body_sha256`` while copying); the manifest says which (``pull_path``, ``body_from``).
 """
 
 from __future__ import annotations

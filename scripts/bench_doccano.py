@@ -8,8 +8,10 @@ On its own Doccano (a fresh state dir on a free port, stopped at the end), for e
   --annotators projects (N x annotators examples), reconciliation included.
 * ``noop_repush``: the same push again (nothing to upload).
 * ``per_call``: doccano-client, one call per example and per span, on --sample documents, extrapolated.
-* ``pull``: a full pull of N x annotators (after each annotator labelled and confirmed a few documents),
-  then ``pull_unchanged``: the same pull again (its body must be identical).
+* ``pull``: a full pull of N x annotators (after each annotator labelled and confirmed a few documents): on this
+  local server, one read of its database; then ``pull_unchanged``: the same pull again (the change fingerprint
+  is equal: the body is copied, and must be identical); then ``pull_export``: the anchor, the same pull through
+  Doccano's export tasks (the path a remote server gets, and what pull did before), whose body must be equal.
 
 Prints a table and writes scripts/results/bench_doccano.json. Rates are examples per second.
 
@@ -149,12 +151,19 @@ def run_size(n: int, args, settings: dict, client: doccano.Client, work: Path, s
     print(f"[{n}] pull {n} x {len(annotators)} ...", flush=True)
     t0 = time.perf_counter()
     first = doccano.pull(project, out, connection=settings)
-    res["pull"] = {"seconds": round(time.perf_counter() - t0, 2), "records": first["records"],
-                   "spans": first["spans"], "confirmed": first["confirmed"], "problems": len(first["problems"])}
+    res["pull"] = {"seconds": round(time.perf_counter() - t0, 2), "path": first["pull_path"],
+                   "records": first["records"], "spans": first["spans"], "confirmed": first["confirmed"],
+                   "problems": len(first["problems"])}
     t0 = time.perf_counter()
     second = doccano.pull(project, out, connection=settings)
-    res["pull_unchanged"] = {"seconds": round(time.perf_counter() - t0, 2),
+    res["pull_unchanged"] = {"seconds": round(time.perf_counter() - t0, 2), "path": second["pull_path"],
                              "identical_body": first["body_sha256"] == second["body_sha256"]}
+    print(f"[{n}] pull {n} x {len(annotators)} through Doccano's export (the remote path) ...", flush=True)
+    t0 = time.perf_counter()
+    exported = doccano.pull(project, work / "annotations-export", connection={**settings, "local": False})
+    res["pull_export"] = {"seconds": round(time.perf_counter() - t0, 2), "path": exported["pull_path"],
+                          "same_body": exported["body_sha256"] == first["body_sha256"]}
+    res["pull_vs_export"] = round(res["pull_export"]["seconds"] / res["pull"]["seconds"], 1)
 
     ceiling = res["doccano_import"]["rate"]
     res["push_vs_doccano_import"] = round(res["push"]["rate"] / ceiling, 3)
@@ -207,19 +216,20 @@ def main() -> int:
         f"full pull of {biggest['documents']} x {biggest['annotators']} <= 60 s": biggest["pull"]["seconds"] <= 60,
         "unchanged pull <= 5 s": biggest["pull_unchanged"]["seconds"] <= 5,
         "unchanged pull gives an identical body": all(r["pull_unchanged"]["identical_body"] for r in runs),
+        "database read and Doccano's export give the same body": all(r["pull_export"]["same_body"] for r in runs),
     }
     result = {"benchmark": "doccano round trip", "machine": {"cpus": __import__("os").cpu_count(),
                                                              "python": platform.python_version(),
                                                              "note": "shared machine: other work ran at the same time"},
-              "doccano": "1.8.4 (SQLite, gunicorn 2 workers, celery concurrency 1)",
+              "doccano": f"1.8.4 (SQLite, gunicorn 2 workers, celery concurrency {server.WORKER_CONCURRENCY})",
               "per_call_anchor": anchor, "runs": runs, "goals": goals}
     print()
     print(f"{'docs':>6} {'ceiling/s':>10} {'push/s':>8} {'vs ceil':>8} {'vs call':>8} {'noop s':>7} {'pull s':>7} "
-          f"{'again s':>8}")
+          f"{'again s':>8} {'export s':>9}")
     for r in runs:
         print(f"{r['documents']:>6} {r['doccano_import']['rate']:>10} {r['push']['rate']:>8} "
               f"{r['push_vs_doccano_import']:>8} {r['push_vs_per_call']:>8} {r['noop_repush']['seconds']:>7} "
-              f"{r['pull']['seconds']:>7} {r['pull_unchanged']['seconds']:>8}")
+              f"{r['pull']['seconds']:>7} {r['pull_unchanged']['seconds']:>8} {r['pull_export']['seconds']:>9}")
     print(f"per-call anchor: {anchor['rate']} docs/s ({anchor['documents']} docs, {anchor['spans']} spans)")
     for goal, ok in goals.items():
         print(f"  {'ok  ' if ok else 'MISS'} {goal}")
