@@ -331,6 +331,17 @@ def test_unchanged_pull_copies_the_body_and_every_change_forces_a_full_read(docc
     # the export path (what a remote server gets) yields the same body as the database read
     exported = doccano.pull(project, out, connection={**ds.settings(), "local": False})
     assert exported["pull_path"] == "export" and exported["body_sha256"] == snap5["body_sha256"]
+
+    # a label type renamed in Doccano (the admin's label page): its spans are no longer schema labels
+    admin, _ = doccano.connect(ds.settings())
+    loc = span_types["LOCATION"]
+    admin.patch(f"projects/{pid}/span-types/{loc}", {"text": "PLACE"})
+    try:
+        renamed = doccano.pull(project, out, connection=ds.settings())
+    finally:
+        admin.patch(f"projects/{pid}/span-types/{loc}", {"text": "LOCATION"})
+    assert renamed["pull_path"] == "database" and any("PLACE: label not in the schema" in p for p in renamed["problems"])
+    assert doccano.pull(project, out, connection=ds.settings())["body_sha256"] == snap5["body_sha256"]
     assert not [p for p in (out / project).iterdir() if p.name.startswith(".")]  # no temporary folder left
 
 
