@@ -27,6 +27,8 @@ key, ``entities`` [{id, start_offset, end_offset, label}], ``relations`` [{id, f
 plus ``project`` (its id), ``confirmed`` (any confirmation: the projects are collaborative) and each
 entity's owner as ``user`` (its user id), then ``{"end": N}`` with the number of example lines (a
 missing end line means the output was cut). The fingerprint and the lines describe the same state.
+On SQLite it refuses (exit 3) unless the database is in WAL mode: in the rollback-journal mode a
+read transaction this long would block every write meanwhile.
 
 Stdlib and Doccano's own packages only: this file runs in the server virtualenv.
 """
@@ -113,6 +115,12 @@ def dump(ids: list[int], out) -> None:
 
     q = connection.ops.quote_name
     ex = q(Example._meta.db_table)
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode != "wal":  # a long read transaction would block the annotators' writes: the caller exports
+            print(f"SQLite journal mode {mode}, not wal: no long read transaction here", file=sys.stderr)
+            sys.exit(3)
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:

@@ -936,11 +936,18 @@ def pull(project: str, out_root: str | Path = "corpus/annotations", *, connectio
     problems: list[str] = []
     if progress:
         progress("pull", 0, len(projects))
+    path = "export"
     if fingerprint and all(p.get("collaborative_annotation") for p in projects):
-        records, fingerprint = read_database(client, connection, projects, names, usernames, problems, progress)
-        path = "database"
-    else:
-        records, path = [], "export"
+        from .server import ServerError
+
+        try:
+            records, fingerprint = read_database(client, connection, projects, names, usernames, problems, progress)
+            path = "database"
+        except ServerError as e:  # e.g. SQLite not in WAL mode: Doccano's export instead
+            problems.clear()
+            note = f"{note}; the database read failed ({e}), so Doccano's export"
+    if path == "export":
+        records = []
         tasks = start_exports(client, projects)
         for i, p in enumerate(projects, 1):
             annotator = names[p["id"]] if p["name"] != project else None

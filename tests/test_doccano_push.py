@@ -273,3 +273,29 @@ def test_cli_server_unreachable_is_one_line(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["push", "--project", "x", str(docs)])
     assert result.exit_code == 1
     assert "cannot reach Doccano at http://127.0.0.1:9" in result.output and "Traceback" not in result.output
+
+
+def test_failed_database_read_falls_back_to_the_export(doccano_server, tmp_path, monkeypatch):
+    """If the database read itself fails (the reader exits non-zero, e.g. SQLite not in WAL mode),
+    pull takes Doccano's export instead, says so, and gets the same body."""
+    import contextlib
+
+    from annotate import server
+
+    ds = doccano_server
+    docs = make_docs(tmp_path / "docs.jsonl", 3, "fallback")
+    doccano.push(docs, "fallback", ["fb_a"], prelabel=extract, connection=ds.settings())
+    good = doccano.pull("fallback", tmp_path / "a", connection=ds.settings())
+    real = server.read_database
+
+    @contextlib.contextmanager
+    def failing(mode, ids, state_dir=None):
+        if mode == "dump":
+            raise server.ServerError("reading the Doccano database (dump) failed (exit 3)")
+        with real(mode, ids, state_dir) as fh:
+            yield fh
+
+    monkeypatch.setattr(server, "read_database", failing)
+    snap = doccano.pull("fallback", tmp_path / "b", connection=ds.settings())
+    assert snap["pull_path"] == "export" and "the database read failed" in snap["pull_path_note"]
+    assert snap["fingerprint"] == good["fingerprint"] and snap["body_sha256"] == good["body_sha256"]
