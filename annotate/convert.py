@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .doccano import OffsetMap
+from .doccano import doccano_spans
 from .jsonl import iter_jsonl, write_jsonl
 from .gold import record_errors
 from .schema import load_labels, semantic_errors
@@ -102,24 +102,21 @@ def _from_prodigy(record: dict) -> tuple[list[dict], list[dict], list[dict]]:
 
 
 def _from_doccano(record: dict) -> tuple[list[dict], list[dict], list[dict]]:
-    offsets = OffsetMap(record["text"])
-
-    def to_cp(u16: int) -> int:
-        cp = offsets.to_cp(u16)
-        if cp is None:
-            raise ValueError(f"UTF-16 offset {u16} is outside the text or inside a surrogate pair")
-        return cp
-
+    if "entities" in record:
+        entities = [{"id": e.get("id"), "start_offset": int(e["start_offset"]), "end_offset": int(e["end_offset"]),
+                     "label": e["label"]} for e in record["entities"]]
+    else:
+        entities = [{"id": None, "start_offset": int(s), "end_offset": int(e), "label": lab}
+                    for s, e, lab in record["label"]]
     spans, relations = [], []
     ids: dict[Any, int] = {}
-    if "entities" in record:
-        items = [(e.get("id"), e["start_offset"], e["end_offset"], e["label"]) for e in record["entities"]]
-    else:
-        items = [(None, s, e, lab) for s, e, lab in record["label"]]
-    for i, (eid, s, e, lab) in enumerate(items, 1):
-        spans.append({"id": i, "start": to_cp(int(s)), "end": to_cp(int(e)), "label": lab})
-        if eid is not None:
-            ids[eid] = i
+    for i, (ent, start, end) in enumerate(doccano_spans(record["text"], entities), 1):
+        for u16, cp in ((ent["start_offset"], start), (ent["end_offset"], end)):
+            if cp is None:
+                raise ValueError(f"UTF-16 offset {u16} is outside the text or inside a surrogate pair")
+        spans.append({"id": i, "start": start, "end": end, "label": ent["label"]})
+        if ent["id"] is not None:
+            ids[ent["id"]] = i
     for rel in record.get("relations") or []:
         if rel["from_id"] not in ids or rel["to_id"] not in ids:
             raise ValueError(f"relation {rel.get('id')} refers to an entity id that is not in this line")

@@ -110,6 +110,38 @@ class OffsetMap:
         return cp if self.to_u16(cp) == u16 else None
 
 
+def u16_length(text: str) -> int:
+    """The length of a text in Doccano's units (UTF-16 code units)."""
+    return OffsetMap(text).u16_length
+
+
+def record_to_doccano(record: dict, first_id: int = 1) -> tuple[dict, int]:
+    """A record in code points -> ``({"text", "entities", "relations"}, next id)``, offsets in UTF-16.
+
+    Entities, then relations, get consecutive ids from ``first_id``; relations go from span ids of
+    the record (``from``/``to``) to the entity ids given here."""
+    to16 = OffsetMap(record["text"]).to_u16
+    next_id = first_id
+    ids, entities = {}, []
+    for s in record.get("spans") or []:
+        ids[s.get("id")] = next_id
+        entities.append({"id": next_id, "start_offset": to16(s["start"]), "end_offset": to16(s["end"]),
+                         "label": s["label"]})
+        next_id += 1
+    relations = []
+    for r in record.get("relations") or []:
+        relations.append({"id": next_id, "from_id": ids[r["from"]], "to_id": ids[r["to"]], "type": r["label"]})
+        next_id += 1
+    return {"text": record["text"], "entities": entities, "relations": relations}, next_id
+
+
+def doccano_spans(text: str, entities: Iterable[dict]) -> list[tuple[dict, Optional[int], Optional[int]]]:
+    """Doccano entities (``start_offset``/``end_offset`` in UTF-16) -> ``(entity, start, end)`` in code points;
+    ``None`` for an offset outside the text or inside a surrogate pair."""
+    omap = OffsetMap(text)
+    return [(e, omap.to_cp(e["start_offset"]), omap.to_cp(e["end_offset"])) for e in entities]
+
+
 # ------------------------------------------------------------------ the HTTP session
 
 class Client:
@@ -398,11 +430,9 @@ def utf16_spans(text: str, spans: list[dict]) -> list[list]:
 
 def import_line(record: dict, spans: list[dict]) -> str:
     """One line of the import file: always the same four keys; offsets in UTF-16."""
-    text = record["text"]
-    entities = [{"id": i, "start_offset": start, "end_offset": end, "label": label}
-                for i, (start, end, label) in enumerate(utf16_spans(text, spans))]
+    line, _ = record_to_doccano({"text": record["text"], "spans": spans}, first_id=0)
     meta = {"id": record["id"], **(record.get("meta") or {})}
-    return dumps({"text": text, META_KEY: meta, "entities": entities, "relations": []})
+    return dumps({"text": line["text"], META_KEY: meta, "entities": line["entities"], "relations": []})
 
 
 def _drop_overlaps(spans: list[dict]) -> tuple[list[dict], int]:

@@ -21,8 +21,8 @@ Semantic versioning is enforced against the previous release (see :func:`require
 ``verify()`` recomputes every checksum, re-reads every file, recomputes the manifest fields the
 files determine and checks manifest.json against manifest.sha256 (see :func:`verify_release`).
 
-Doccano's UTF-16 offsets in ``doccano.jsonl`` come from :class:`annotate.doccano.OffsetMap`
-(the one place that converts offsets).
+Doccano's UTF-16 offsets in ``doccano.jsonl`` come from :func:`annotate.doccano.record_to_doccano`
+(the one module that converts offsets).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from typing import Any, Iterable
 from . import __version__
 from .errors import InputError
 from .gold import ensure_span_ids, iter_gold, overlap_regions, read_documents, record_errors, span_key
-from .doccano import OffsetMap
+from .doccano import record_to_doccano, u16_length
 from .jsonl import display_path as _display_path, dumps, iter_jsonl, sha256_file
 from .schema import LabelSchema, load_labels, schemas_dir, semantic_errors
 
@@ -212,20 +212,8 @@ def doccano_lines(records: list[dict], release: str) -> Iterable[dict]:
     """Doccano RelationExtraction import lines: one key set on every line, our fields under ``annotate``."""
     next_id = 1
     for rec in records:
-        to16 = OffsetMap(rec["text"]).to_u16
-        ids = {}
-        entities = []
-        for s in rec["spans"]:
-            ids[s["id"]] = next_id
-            entities.append({"id": next_id, "start_offset": to16(s["start"]), "end_offset": to16(s["end"]),
-                             "label": s["label"]})
-            next_id += 1
-        relations = []
-        for r in rec["relations"]:
-            relations.append({"id": next_id, "from_id": ids[r["from"]], "to_id": ids[r["to"]], "type": r["label"]})
-            next_id += 1
-        yield {"text": rec["text"], "entities": entities, "relations": relations,
-               "annotate": {"doc_id": rec["id"], "release": release}}
+        line, next_id = record_to_doccano(rec, next_id)
+        yield {**line, "annotate": {"doc_id": rec["id"], "release": release}}
 
 
 # --------------------------------------------------------------------------------------- diff
@@ -906,7 +894,7 @@ def _verify_doccano(path: Path, records: list[dict], manifest: dict, problems: l
         if n > len(records) or line["text"] != records[n - 1]["text"]:
             problems.append(f"{path}:{lineno}: text differs from gold.jsonl")
             return
-        limit = OffsetMap(line["text"]).u16_length
+        limit = u16_length(line["text"])
         ids = {e["id"] for e in line["entities"]}
         if any(not 0 <= e["start_offset"] < e["end_offset"] <= limit for e in line["entities"]) or \
                 any(r["from_id"] not in ids or r["to_id"] not in ids for r in line["relations"]):

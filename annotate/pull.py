@@ -37,7 +37,7 @@ def build_record(line: dict, *, annotator: str, project_id: int, confirmed: bool
     ``pushed`` (the pre-annotations as pushed, ``(start, end, label)`` in UTF-16) marks a kept
     pre-annotation whose label or offsets the annotator changed with ``"edited": true``.
     """
-    from .doccano import OffsetMap
+    from .doccano import doccano_spans
 
     labels = load_labels()
     meta = line.get(META_KEY) or {}
@@ -51,11 +51,9 @@ def build_record(line: dict, *, annotator: str, project_id: int, confirmed: bool
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     if meta.get("text_sha256") != sha:
         problems.append(f"{where}: the text in Doccano no longer matches the pushed text_sha256")
-    omap = OffsetMap(text)
     span_labels, rel_types = set(labels.labels), {r["name"]: r for r in labels.relation_types}
     spans, by_id = [], {}
-    for e in line.get("entities") or []:
-        start, end = omap.to_cp(e["start_offset"]), omap.to_cp(e["end_offset"])
+    for e, start, end in doccano_spans(text, line.get("entities") or []):
         raw = f"span {e['id']} {e['start_offset']}-{e['end_offset']} (UTF-16) {e['label']}"
         if start is None or end is None:
             problems.append(f"{where}: {raw} is outside the text or splits a character; left out")
