@@ -991,6 +991,67 @@ def pull(project: str, out_root: str | Path = "corpus/annotations", *, connectio
                                  "pull_path_note": note})
 
 
+# ------------------------------------------------------------------ labelling through the API (replay, scripts)
+
+def label_type_ids(client: Client, pid: int) -> tuple[dict[str, int], dict[str, int]]:
+    """The project's span types and relation types: ``({name: id}, {name: id})``."""
+    return ({t["text"]: t["id"] for t in client.get(f"projects/{pid}/span-types")},
+            {t["text"]: t["id"] for t in client.get(f"projects/{pid}/relation-types")})
+
+
+def iter_examples(client: Client, pid: int) -> Iterator[dict]:
+    """Every example of a project (``id``, ``text``, ``meta``, ``is_confirmed``...), page by page."""
+    return client.pages(f"projects/{pid}/examples")
+
+
+def _example_path(pid: int, eid: int) -> str:
+    return f"projects/{pid}/examples/{eid}"
+
+
+def example_annotations(client: Client, pid: int, example: dict) -> tuple[list[dict], list[dict]]:
+    """The labels of one example visible to the client, in code points.
+
+    Spans ``{"id", "start", "end", "label": span type id}`` (``start``/``end`` None when Doccano's
+    offset is outside the text or splits a character); relations ``{"id", "from", "to", "type": id}``."""
+    base = _example_path(pid, example["id"])
+    spans = [{"id": e["id"], "start": start, "end": end, "label": e["label"]}
+             for e, start, end in doccano_spans(example["text"], client.get(f"{base}/spans"))]
+    relations = [{"id": r["id"], "from": r["from_id"], "to": r["to_id"], "type": r["type"]}
+                 for r in client.get(f"{base}/relations")]
+    return spans, relations
+
+
+def add_span(client: Client, pid: int, eid: int, text: str, start: int, end: int, label_id: int) -> int:
+    """Create a span (code points of ``text``) in an example; return its Doccano id."""
+    omap = OffsetMap(text)
+    return client.post(f"{_example_path(pid, eid)}/spans", {"label": label_id, "start_offset": omap.to_u16(start),
+                                                            "end_offset": omap.to_u16(end)})["id"]
+
+
+def delete_span(client: Client, pid: int, eid: int, span_id: int) -> None:
+    """Delete a span (Doccano deletes its relations with it)."""
+    client.delete(f"{_example_path(pid, eid)}/spans/{span_id}")
+
+
+def add_relation(client: Client, pid: int, eid: int, from_id: int, to_id: int, type_id: int) -> int:
+    """Create a relation between two spans of an example; return its Doccano id."""
+    return client.post(f"{_example_path(pid, eid)}/relations",
+                       {"from_id": from_id, "to_id": to_id, "type": type_id})["id"]
+
+
+def delete_relation(client: Client, pid: int, eid: int, relation_id: int) -> None:
+    client.delete(f"{_example_path(pid, eid)}/relations/{relation_id}")
+
+
+def confirm_example(client: Client, pid: int, example: dict) -> bool:
+    """Confirm an example (the check mark) unless it already is: Doccano's state endpoint toggles.
+    Returns True when it was confirmed now."""
+    if example.get("is_confirmed"):
+        return False
+    client.post(f"{_example_path(pid, example['id'])}/states")
+    return True
+
+
 # ------------------------------------------------------------------ the per-call path (a benchmark anchor)
 
 def push_per_call(connection: dict, project_id: int, records: Iterable[tuple[dict, list[dict]]]) -> int:

@@ -6,15 +6,15 @@ pipeline (push -> label -> pull -> agree -> adjudicate -> export) without a huma
 annotator's project ``NAME · ANNOTATOR`` (see :mod:`annotate.doccano`), logged in as that
 annotator, for every document of the gold file:
 
-* pre-annotations (or earlier spans) that equal a gold span (same UTF-16 start, end, label) are
+* pre-annotations (or earlier spans) that equal a gold span (same start, end, label) are
   KEPT, as an annotator keeps a right pre-annotation; the others are deleted;
 * the gold spans still missing are added, then the relations, drawn between the spans;
 * the document is confirmed (the check mark), only if it is not yet: Doccano's state endpoint
   toggles.
 
 Idempotent: a second replay finds every span and relation in place and changes nothing (no
-duplicate labels). Offsets are converted with :class:`annotate.doccano.OffsetMap`; every request
-goes through :class:`annotate.doccano.Client`. Passwords of local accounts come from the 0600
+duplicate labels). This module compares in code points only; reading and writing labels (and the
+UTF-16 conversion) are functions of :mod:`annotate.doccano`. Passwords of local accounts come from the 0600
 credentials file (:func:`annotate.server.user_password`), never from the command line.
 """
 
@@ -23,12 +23,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
-from .doccano import META_KEY, SEPARATOR, Client, DoccanoError, OffsetMap, connect, list_projects
+from . import doccano
+from .doccano import META_KEY, SEPARATOR, Client, DoccanoError, connect, list_projects
 from .errors import InputError
 from .jsonl import iter_jsonl
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
-Span = tuple[int, int, str]  # UTF-16 start, end, label
+Span = tuple[int, int, str]  # start, end (code points), label
 
 
 def annotator_client(annotator: str, connection: dict) -> Client:
@@ -54,10 +55,8 @@ def _gold_records(gold: str | Path) -> dict[str, dict]:
 
 
 def wanted(record: dict) -> tuple[dict, set]:
-    """The gold record in Doccano's terms: {gold span id: (u16 start, u16 end, label)}, {(span, span, type)}."""
-    om = OffsetMap(record["text"])
-    spans = {s.get("id", i): (om.to_u16(s["start"]), om.to_u16(s["end"]), s["label"])
-             for i, s in enumerate(record.get("spans") or [])}
+    """The gold record as keys: {gold span id: (start, end, label)} in code points, {(span, span, type)}."""
+    spans = {s.get("id", i): (s["start"], s["end"], s["label"]) for i, s in enumerate(record.get("spans") or [])}
     rels = set()
     for r in record.get("relations") or []:
         if r.get("from") not in spans or r.get("to") not in spans:
@@ -70,47 +69,50 @@ def wanted(record: dict) -> tuple[dict, set]:
 def replay_example(client: Client, pid: int, example: dict, record: dict, span_types: dict[str, int],
                    rel_types: dict[str, int]) -> dict:
     """Make one example's labels equal the gold record; return what changed."""
-    base = f"projects/{pid}/examples/{example['id']}"
+    eid, text = example["id"], example["text"]
     type_name = {v: k for k, v in span_types.items()}
     rel_name = {v: k for k, v in rel_types.items()}
     want_spans, want_rels = wanted(record)
     want_set = set(want_spans.values())
     done = {"kept": 0, "deleted": 0, "added": 0, "relations_added": 0, "relations_deleted": 0, "confirmed": 0}
 
+    have_spans, have_relations = doccano.example_annotations(client, pid, example)
     have: dict[Span, int] = {}  # one Doccano span per wanted key; extra copies are deleted
-    for s in client.get(f"{base}/spans"):
-        key = (s["start_offset"], s["end_offset"], type_name.get(s["label"]))
+    deleted: set[int] = set()
+    for s in have_spans:
+        key = (s["start"], s["end"], type_name.get(s["label"]))
         if key in want_set and key not in have:
             have[key] = s["id"]
             done["kept"] += 1
         else:  # deleting a span deletes its relations
-            client.delete(f"{base}/spans/{s['id']}")
+            doccano.delete_span(client, pid, eid, s["id"])
+            deleted.add(s["id"])
             done["deleted"] += 1
     for key in sorted(want_set - set(have)):
         start, end, label = key
         if label not in span_types:
             raise InputError(f"{record['id']}: label {label!r} is not a span type of Doccano project {pid}")
-        have[key] = client.post(f"{base}/spans", {"label": span_types[label], "start_offset": start,
-                                                  "end_offset": end})["id"]
+        have[key] = doccano.add_span(client, pid, eid, text, start, end, span_types[label])
         done["added"] += 1
 
     key_of = {v: k for k, v in have.items()}
     have_rels: set = set()
-    for r in client.get(f"{base}/relations"):
-        key = (key_of.get(r["from_id"]), key_of.get(r["to_id"]), rel_name.get(r["type"]))
+    for r in have_relations:
+        if r["from"] in deleted or r["to"] in deleted:
+            continue  # gone with its span
+        key = (key_of.get(r["from"]), key_of.get(r["to"]), rel_name.get(r["type"]))
         if key in want_rels and key not in have_rels:
             have_rels.add(key)
         else:
-            client.delete(f"{base}/relations/{r['id']}")
+            doccano.delete_relation(client, pid, eid, r["id"])
             done["relations_deleted"] += 1
     for a, b, label in sorted(want_rels - have_rels):
         if label not in rel_types:
             raise InputError(f"{record['id']}: relation {label!r} is not a relation type of Doccano project {pid}")
-        client.post(f"{base}/relations", {"from_id": have[a], "to_id": have[b], "type": rel_types[label]})
+        doccano.add_relation(client, pid, eid, have[a], have[b], rel_types[label])
         done["relations_added"] += 1
 
-    if not example.get("is_confirmed"):
-        client.post(f"{base}/states")  # toggles: only when not confirmed yet
+    if doccano.confirm_example(client, pid, example):
         done["confirmed"] = 1
     return done
 
@@ -141,12 +143,11 @@ def replay(gold: str | Path, project: str, annotators: Iterable[str], *, connect
                              hint=f"annotate push --project {project} --annotators {annotator} DOCUMENTS")
         pid = projects[name]["id"]
         client = annotator_client(annotator, connection)
-        span_types = {t["text"]: t["id"] for t in client.get(f"projects/{pid}/span-types")}
-        rel_types = {t["text"]: t["id"] for t in client.get(f"projects/{pid}/relation-types")}
+        span_types, rel_types = doccano.label_type_ids(client, pid)
         stats = {"project_id": pid, "documents": 0, "unchanged": 0, "kept": 0, "deleted": 0, "added": 0,
                  "relations_added": 0, "relations_deleted": 0, "confirmed": 0}
         seen: set[str] = set()
-        for example in client.pages(f"projects/{pid}/examples"):
+        for example in doccano.iter_examples(client, pid):
             doc_id = ((example.get("meta") or {}).get(META_KEY) or {}).get("id")
             record = records.get(doc_id)
             if record is None or doc_id in seen:

@@ -11,7 +11,7 @@ mark), so that hand annotation kept as anchors goes through the real pipeline::
     annotate adjudicate corpus/annotations/seeds-gold-v0.1.0/<time> --out candidate.jsonl
 
 It logs in as the annotator (password from the local server's 0600 credentials file, never printed),
-uses the HTTP session of annotate/doccano.py, and converts offsets with its OffsetMap. Idempotent:
+reads and writes labels with the functions of annotate/doccano.py (which convert offsets). Idempotent:
 an example whose spans and relations already equal the gold is left alone; otherwise the
 annotator's spans there are replaced. Exit 0 ok, 2 bad input, 1 when Doccano refuses something.
 """
@@ -25,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from annotate.doccano import META_KEY, SEPARATOR, Client, OffsetMap, connect, list_projects  # noqa: E402
+from annotate import doccano  # noqa: E402
+from annotate.doccano import META_KEY, SEPARATOR, Client, connect, list_projects  # noqa: E402
 from annotate.errors import AnnotateError, InputError  # noqa: E402
 from annotate.jsonl import read_jsonl  # noqa: E402
 from annotate.server import load_credentials  # noqa: E402
@@ -42,9 +43,9 @@ def annotator_client(annotator: str) -> tuple[Client, Client]:
     return admin, Client(connection["url"], username=annotator, password=user["password"])
 
 
-def _wanted(rec: dict, om: OffsetMap) -> tuple[set, set]:
-    spans = {(om.to_u16(s["start"]), om.to_u16(s["end"]), s["label"]) for s in rec["spans"]}
-    by_id = {s["id"]: (om.to_u16(s["start"]), om.to_u16(s["end"]), s["label"]) for s in rec["spans"]}
+def _wanted(rec: dict) -> tuple[set, set]:
+    spans = {(s["start"], s["end"], s["label"]) for s in rec["spans"]}
+    by_id = {s["id"]: (s["start"], s["end"], s["label"]) for s in rec["spans"]}
     rels = {(by_id[r["from"]], by_id[r["to"]], r["label"]) for r in rec.get("relations") or []}
     return spans, rels
 
@@ -58,12 +59,11 @@ def label(gold: Path, project: str, annotator: str) -> dict:
     if proj is None:
         raise InputError(f"no Doccano project {name!r}", hint=f"annotate push ... --project {project} --annotators {annotator}")
     pid = proj["id"]
-    span_type = {t["text"]: t["id"] for t in client.get(f"projects/{pid}/span-types")}
-    rel_type = {t["text"]: t["id"] for t in client.get(f"projects/{pid}/relation-types")}
+    span_type, rel_type = doccano.label_type_ids(client, pid)
     type_name = {v: k for k, v in span_type.items()}
     rel_name = {v: k for k, v in rel_type.items()}
     stats = {"examples": 0, "labelled": 0, "unchanged": 0, "spans": 0, "relations": 0, "confirmed": 0}
-    for ex in client.pages(f"projects/{pid}/examples"):
+    for ex in doccano.iter_examples(client, pid):
         doc_id = (ex.get("meta") or {}).get(META_KEY, {}).get("id")
         rec = records.get(doc_id)
         if rec is None:
@@ -71,34 +71,29 @@ def label(gold: Path, project: str, annotator: str) -> dict:
         stats["examples"] += 1
         if rec["text"] != ex["text"]:
             raise InputError(f"{doc_id}: the text in Doccano differs from the gold text")
-        om = OffsetMap(rec["text"])
-        want_spans, want_rels = _wanted(rec, om)
-        base = f"projects/{pid}/examples/{ex['id']}"
-        have = client.get(f"{base}/spans")
-        have_by_id = {s["id"]: (s["start_offset"], s["end_offset"], type_name.get(s["label"])) for s in have}
-        have_rels = {(have_by_id.get(r["from_id"]), have_by_id.get(r["to_id"]), rel_name.get(r["type"]))
-                     for r in client.get(f"{base}/relations")}
+        want_spans, want_rels = _wanted(rec)
+        have, have_relations = doccano.example_annotations(client, pid, ex)
+        have_by_id = {s["id"]: (s["start"], s["end"], type_name.get(s["label"])) for s in have}
+        have_rels = {(have_by_id.get(r["from"]), have_by_id.get(r["to"]), rel_name.get(r["type"]))
+                     for r in have_relations}
         if set(have_by_id.values()) == want_spans and len(have) == len(want_spans) and have_rels == want_rels:
             stats["unchanged"] += 1
         else:
             for s in have:  # deleting a span deletes its relations
-                client.delete(f"{base}/spans/{s['id']}")
+                doccano.delete_span(client, pid, ex["id"], s["id"])
             new_id = {}
             for s in sorted(rec["spans"], key=lambda s: s["start"]):
-                made = client.post(f"{base}/spans", {"label": span_type[s["label"]], "start_offset": om.to_u16(s["start"]),
-                                                      "end_offset": om.to_u16(s["end"])})
-                new_id[s["id"]] = made["id"]
+                new_id[s["id"]] = doccano.add_span(client, pid, ex["id"], rec["text"], s["start"], s["end"],
+                                                   span_type[s["label"]])
                 stats["spans"] += 1
             for r in rec.get("relations") or []:
-                client.post(f"{base}/relations", {"from_id": new_id[r["from"]], "to_id": new_id[r["to"]],
-                                                   "type": rel_type[r["label"]]})
+                doccano.add_relation(client, pid, ex["id"], new_id[r["from"]], new_id[r["to"]], rel_type[r["label"]])
                 stats["relations"] += 1
             stats["labelled"] += 1
-        if not ex.get("is_confirmed"):
-            client.post(f"{base}/states")  # toggles: only when not confirmed yet
+        if doccano.confirm_example(client, pid, ex):
             stats["confirmed"] += 1
     missing = sorted(set(records) - {(ex.get("meta") or {}).get(META_KEY, {}).get("id")
-                                     for ex in client.pages(f"projects/{pid}/examples")})
+                                     for ex in doccano.iter_examples(client, pid)})
     if missing:
         raise InputError(f"{len(missing)} gold document(s) are not in {name!r} (first: {missing[0]})",
                          hint="annotate push first")

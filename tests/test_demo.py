@@ -164,7 +164,7 @@ def test_replay_refuses_a_missing_project_or_document(doccano_server, tmp_path):
         replay(gold, "replay-missing", ["annotator1"])
 
 
-def test_wanted_is_in_utf16_and_refuses_a_dangling_relation():
+def test_wanted_is_in_code_points_and_refuses_a_dangling_relation():
     from annotate.replay import wanted
 
     text = "🇸🇾 Idlib, rescuers said"
@@ -173,8 +173,8 @@ def test_wanted_is_in_utf16_and_refuses_a_dangling_relation():
                                               {"id": 3, "start": 19, "end": 23, "label": "ATTRIBUTION"}],
            "relations": [{"from": 3, "to": 2, "label": "SOURCE"}]}
     spans, rels = wanted(rec)
-    assert spans == {1: (5, 10, "LOCATION"), 2: (12, 20, "ACTOR"), 3: (21, 25, "ATTRIBUTION")}  # the flag is 4 units
-    assert rels == {((21, 25, "ATTRIBUTION"), (12, 20, "ACTOR"), "SOURCE")}
+    assert spans == {1: (3, 8, "LOCATION"), 2: (10, 18, "ACTOR"), 3: (19, 23, "ATTRIBUTION")}  # UTF-16 only in doccano.py
+    assert rels == {((19, 23, "ATTRIBUTION"), (10, 18, "ACTOR"), "SOURCE")}
     rec["relations"].append({"from": 3, "to": 9, "label": "SOURCE"})
     with pytest.raises(InputError, match="d: relation 'SOURCE' points at a span id that is not there"):
         wanted(rec)
