@@ -78,6 +78,21 @@ def test_import_line_has_one_key_set_and_utf16_offsets():
     assert a["entities"] == [{"id": 0, "start_offset": 8, "end_offset": 12, "label": "ATTRIBUTION"}]
     assert a["annotate"] == {"id": "d", "text_sha256": "x"} and b["entities"] == [] == b["relations"]
 
+def test_record_to_doccano_and_back_convert_at_the_boundary():
+    text = "🇸🇾 Idlib, rescuers said"  # the flag is 2 code points, 4 UTF-16 units
+    rec = {"id": "d", "text": text, "spans": [{"id": 7, "start": 3, "end": 8, "label": "LOCATION"},
+                                              {"id": 9, "start": 10, "end": 18, "label": "ACTOR"},
+                                              {"id": 2, "start": 19, "end": 23, "label": "ATTRIBUTION"}],
+           "relations": [{"from": 2, "to": 9, "label": "SOURCE"}]}
+    line, next_id = doccano.record_to_doccano(rec, first_id=5)
+    assert line["entities"] == [{"id": 5, "start_offset": 5, "end_offset": 10, "label": "LOCATION"},
+                                {"id": 6, "start_offset": 12, "end_offset": 20, "label": "ACTOR"},
+                                {"id": 7, "start_offset": 21, "end_offset": 25, "label": "ATTRIBUTION"}]
+    assert line["relations"] == [{"id": 8, "from_id": 7, "to_id": 6, "type": "SOURCE"}] and next_id == 9
+    back = doccano.doccano_spans(text, line["entities"] + [{"start_offset": 1, "end_offset": 30}])
+    assert [(s, e) for _, s, e in back] == [(3, 8), (10, 18), (19, 23), (None, None)]  # inside the flag; past the end
+    assert doccano.u16_length(text) == len(text) + 2
+
 
 def test_guideline_covers_every_label():
     text = doccano.guideline_markdown(load_labels())
