@@ -504,6 +504,8 @@ def pull(
     out.print(table)
     for problem in res["problems"]:
         err.print(f"problem: {problem}", markup=False)
+    if res.get("pull_path") == "unchanged":
+        out.print(f"unchanged since {res['body_from']}: body copied", markup=False)
     out.print(f"snapshot {res['snapshot']}", markup=False)
 
 # ---------------------------------------------------------------- 3. Gold data

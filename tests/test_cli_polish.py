@@ -115,3 +115,6 @@ def test_push_and_pull_json_and_quiet(doccano_server, tmp_path):
     assert res.exit_code == 0
     (line,) = res.stdout.splitlines()
     assert Path(line).is_dir() and Path(line) != Path(data["snapshot"])
+    res = runner.invoke(app, ["pull", "--project", "cli-json", "--out", str(tmp_path)])  # the human output
+    assert res.exit_code == 0, res.output
+    assert f"unchanged since {Path(line).name}: body copied" in res.stdout
