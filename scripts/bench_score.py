@@ -325,7 +325,8 @@ def main() -> None:
     summary = {
         "benchmark": "annotate score vs nervaluate 1.2.1, spaCy Scorer.score_spans, a set-based count",
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                    "note": "2-core machine shared with other work while this ran; rerun alone for clean numbers"},
+                    "load_average_1min_at_end": round(os.getloadavg()[0], 2),
+                    "note": "the load average tells whether other work shared the cores"},
         "data": {"documents": args.docs, "seed": args.seed, "tokens_per_doc": TOKENS,
                  "gold_spans_per_doc": round(sum(map(len, gold)) / len(gold), 2),
                  "pred_spans_per_doc": round(sum(map(len, pred)) / len(pred), 2),
